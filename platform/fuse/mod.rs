@@ -1,0 +1,416 @@
+//! The FUSE adapter (fuser, Linux and macOS): translates kernel requests into `VfsTree` calls and
+//! answers with their results. Decisions live in the tree; this file only converts types.
+
+mod run;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use fuser::{
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
+    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLock, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request,
+};
+
+pub use run::mount;
+
+use crate::error::VfsError;
+use crate::meta::FileKind;
+use crate::platform::errno;
+use crate::vfs::{Attr, Entry, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply};
+
+/// A `VfsTree` served to the kernel through fuser.
+pub struct FuseAdapter<T: VfsTree> {
+    tree: Arc<T>,
+}
+
+fn errno_of(err: VfsError) -> Errno {
+    Errno::from_i32(errno::native(err))
+}
+
+fn file_type(kind: FileKind) -> FileType {
+    match kind {
+        FileKind::File => FileType::RegularFile,
+        FileKind::Dir => FileType::Directory,
+        FileKind::Symlink => FileType::Symlink,
+        FileKind::Fifo => FileType::NamedPipe,
+        FileKind::Socket => FileType::Socket,
+        FileKind::CharDevice => FileType::CharDevice,
+        FileKind::BlockDevice => FileType::BlockDevice,
+    }
+}
+
+fn file_attr(attr: &Attr) -> FileAttr {
+    let meta = &attr.meta;
+    FileAttr {
+        ino: INodeNo(attr.ino),
+        size: meta.size,
+        blocks: meta.blocks,
+        atime: meta.atime.to_system_time(),
+        mtime: meta.mtime.to_system_time(),
+        ctime: meta.ctime.to_system_time(),
+        crtime: meta.mtime.to_system_time(),
+        kind: file_type(meta.kind),
+        perm: (meta.perm & 0o7777) as u16,
+        nlink: meta.nlink,
+        uid: meta.uid,
+        gid: meta.gid,
+        rdev: meta.rdev as u32,
+        blksize: PREFERRED_IO_SIZE,
+        flags: 0,
+    }
+}
+
+fn fopen_flags(opened: &Opened, dir: bool) -> FopenFlags {
+    let mut flags = FopenFlags::empty();
+    if opened.keep_cache {
+        flags |= FopenFlags::FOPEN_KEEP_CACHE;
+        if dir {
+            flags |= FopenFlags::FOPEN_CACHE_DIR;
+        }
+    }
+    if opened.direct_io {
+        flags |= FopenFlags::FOPEN_DIRECT_IO;
+    }
+    flags
+}
+
+fn reply_entry(reply: ReplyEntry, result: Result<Entry, VfsError>) {
+    match result {
+        Ok(entry) => reply.entry(&entry.ttl, &file_attr(&entry.attr), Generation(0)),
+        Err(err) => reply.error(errno_of(err)),
+    }
+}
+
+fn reply_empty(reply: ReplyEmpty, result: Result<(), VfsError>) {
+    match result {
+        Ok(()) => reply.ok(),
+        Err(err) => reply.error(errno_of(err)),
+    }
+}
+
+fn reply_xattr(reply: ReplyXattr, result: Result<XattrReply, VfsError>) {
+    match result {
+        Ok(XattrReply::Size(size)) => reply.size(size),
+        Ok(XattrReply::Data(data)) => reply.data(&data),
+        Err(err) => reply.error(errno_of(err)),
+    }
+}
+
+impl<T: VfsTree> Filesystem for FuseAdapter<T> {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        let wanted = InitFlags::FUSE_DO_READDIRPLUS
+            | InitFlags::FUSE_READDIRPLUS_AUTO
+            | InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_CACHE_SYMLINKS;
+        let _ = config.add_capabilities(wanted & config.capabilities());
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        let _span = tracing::debug_span!("lookup", parent = parent.0, ?name).entered();
+        reply_entry(reply, self.tree.lookup(parent.0, name.as_bytes()));
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.tree.forget(ino.0, nlookup);
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        let _span = tracing::debug_span!("getattr", ino = ino.0).entered();
+        match self.tree.getattr(ino.0) {
+            Ok(entry) => reply.attr(&entry.ttl, &file_attr(&entry.attr)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn setattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<fuser::TimeOrNow>,
+        _mtime: Option<fuser::TimeOrNow>,
+        _ctime: Option<std::time::SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<std::time::SystemTime>,
+        _chgtime: Option<std::time::SystemTime>,
+        _bkuptime: Option<std::time::SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        match self.tree.setattr(ino.0) {
+            Ok(entry) => reply.attr(&entry.ttl, &file_attr(&entry.attr)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let _span = tracing::debug_span!("readlink", ino = ino.0).entered();
+        match self.tree.readlink(ino.0) {
+            Ok(target) => reply.data(&target),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn mknod(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _rdev: u32, reply: ReplyEntry) {
+        reply_entry(reply, self.tree.mknod(parent.0, name.as_bytes()));
+    }
+
+    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
+        reply_entry(reply, self.tree.mkdir(parent.0, name.as_bytes()));
+    }
+
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.unlink(parent.0, name.as_bytes()));
+    }
+
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.rmdir(parent.0, name.as_bytes()));
+    }
+
+    fn symlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
+        reply_entry(reply, self.tree.symlink(parent.0, name.as_bytes(), target.as_os_str().as_bytes()));
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        _flags: fuser::RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.tree.rename(parent.0, name.as_bytes(), newparent.0, newname.as_bytes()));
+    }
+
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        reply_entry(reply, self.tree.link(ino.0, newparent.0, newname.as_bytes()));
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let _span = tracing::debug_span!("open", ino = ino.0).entered();
+        let mode = crate::vfs::OpenMode {
+            write: flags.acc_mode() != OpenAccMode::O_RDONLY,
+            truncate: flags.0 & libc::O_TRUNC != 0,
+            append: flags.0 & libc::O_APPEND != 0,
+            create: flags.0 & libc::O_CREAT != 0,
+        };
+        match self.tree.open(ino.0, mode) {
+            Ok(opened) => reply.opened(FileHandle(opened.fh), fopen_flags(&opened, false)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        let _span = tracing::debug_span!("read", ino = ino.0, offset, size).entered();
+        match self.tree.read(ino.0, fh.0, offset, size) {
+            Ok(data) => reply.data(&data),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        match self.tree.write(ino.0, fh.0, offset, data) {
+            Ok(written) => reply.written(written),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn flush(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        let _span = tracing::debug_span!("flush", ino = ino.0).entered();
+        reply_empty(reply, self.tree.flush(ino.0, fh.0));
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.tree.release(ino.0, fh.0));
+    }
+
+    fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.fsync(ino.0, fh.0));
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        let _span = tracing::debug_span!("opendir", ino = ino.0).entered();
+        match self.tree.opendir(ino.0) {
+            Ok(opened) => reply.opened(FileHandle(opened.fh), fopen_flags(&opened, true)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+        let _span = tracing::debug_span!("readdir", ino = ino.0, offset).entered();
+        let result = self.tree.readdir(ino.0, fh.0, offset, false, &mut |entry, _| {
+            let name = OsStr::from_bytes(&entry.name);
+            !reply.add(INodeNo(entry.ino), entry.next_offset, file_type(entry.kind), name)
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+        let _span = tracing::debug_span!("readdirplus", ino = ino.0, offset).entered();
+        let result = self.tree.readdir(ino.0, fh.0, offset, true, &mut |entry, plus| {
+            let Some(plus) = plus else { return false };
+            let mut attr = file_attr(&plus.attr);
+            attr.ino = INodeNo(entry.ino);
+            let name = OsStr::from_bytes(&entry.name);
+            !reply.add(INodeNo(entry.ino), entry.next_offset, name, &plus.ttl, &attr, Generation(0))
+        });
+        match result {
+            Ok(()) => reply.ok(),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn releasedir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.releasedir(ino.0, fh.0));
+    }
+
+    fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
+        match self.tree.statfs(ino.0) {
+            Ok(s) => reply.statfs(s.blocks, 0, 0, s.files, 0, s.block_size, s.name_max, s.block_size),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.tree.setxattr(ino.0, name.as_bytes(), value));
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let _span = tracing::debug_span!("getxattr", ino = ino.0, ?name, size).entered();
+        reply_xattr(reply, self.tree.getxattr(ino.0, name.as_bytes(), size));
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let _span = tracing::debug_span!("listxattr", ino = ino.0, size).entered();
+        reply_xattr(reply, self.tree.listxattr(ino.0, size));
+    }
+
+    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.removexattr(ino.0, name.as_bytes()));
+    }
+
+    fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.access(ino.0, mask.contains(AccessFlags::W_OK)));
+    }
+
+    fn create(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _flags: i32, reply: fuser::ReplyCreate) {
+        match self.tree.create(parent.0, name.as_bytes()) {
+            Ok(_) => reply.error(errno_of(VfsError::ReadOnly)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn getlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        reply: ReplyLock,
+    ) {
+        match self.tree.getlk(ino.0, fh.0) {
+            Ok(()) => reply.error(errno_of(VfsError::NotSupported)),
+            Err(err) => reply.error(errno_of(err)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn setlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        _start: u64,
+        _end: u64,
+        _typ: i32,
+        _pid: u32,
+        _sleep: bool,
+        reply: ReplyEmpty,
+    ) {
+        reply_empty(reply, self.tree.setlk(ino.0, fh.0));
+    }
+
+    fn fallocate(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _offset: u64, _length: u64, _mode: i32, reply: ReplyEmpty) {
+        reply_empty(reply, self.tree.fallocate(ino.0, fh.0));
+    }
+}
+
+/// Cache invalidation through fuser's notifier.
+struct FuseInvalidator(fuser::Notifier);
+
+impl crate::vfs::Invalidator for FuseInvalidator {
+    fn entry(&self, parent: u64, name: &[u8]) {
+        if let Err(err) = self.0.inval_entry(INodeNo(parent), OsStr::from_bytes(name)) {
+            tracing::debug!(parent, "entry invalidation failed: {err}");
+        }
+    }
+
+    fn inode(&self, ino: u64) {
+        if let Err(err) = self.0.inval_inode(INodeNo(ino), 0, 0) {
+            tracing::debug!(ino, "inode invalidation failed: {err}");
+        }
+    }
+}
+
+/// Ties a tree to the adapter that serves it.
+fn adapter<T: VfsTree>(tree: Arc<T>) -> FuseAdapter<T> {
+    FuseAdapter { tree }
+}

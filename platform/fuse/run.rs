@@ -1,0 +1,112 @@
+//! Mounting with fuser: mount options, the unix mountpoint checks, and the life of the session
+//! until it is unmounted from outside or a signal asks genmount to unmount and exit.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fuser::{Config, MountOption, Session, SessionACL};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::{FuseInvalidator, adapter};
+use crate::error::OpenError;
+use crate::session::MountRequest;
+use crate::vfs::VfsTree;
+
+/// Mounts `tree` and serves it until it is unmounted or the process is told to stop.
+pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenError> {
+    check_not_mounted(&request.mountpoint)?;
+    let tree = Arc::new(tree);
+    let config = config(request);
+    let session = Session::new(adapter(tree.clone()), &request.mountpoint, &config).map_err(|err| {
+        OpenError::Other(format!("cannot mount at {}: {err}", request.mountpoint.display()))
+    })?;
+    tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|err| OpenError::Other(format!("cannot handle signals: {err}")))?;
+    let handle = signals.handle();
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let refresher = tree.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                if let Err(err) = refresher.refresh() {
+                    tracing::warn!("refresh on SIGHUP failed: {err}");
+                }
+            } else if stop_tx.send(signal).is_err() {
+                break;
+            }
+        }
+    });
+    let background = session
+        .spawn()
+        .map_err(|err| OpenError::Other(format!("cannot serve the mount: {err}")))?;
+    tracing::info!(mountpoint = %request.mountpoint.display(), "mounted");
+    let result = loop {
+        if background.guard.is_finished() {
+            break background.join();
+        }
+        if let Ok(signal) = stop_rx.recv_timeout(Duration::from_millis(200)) {
+            tracing::info!(signal, "unmounting");
+            break background.umount_and_join();
+        }
+    };
+    handle.close();
+    result.map_err(|err| OpenError::Other(format!("mount at {} ended with an error: {err}", request.mountpoint.display())))
+}
+
+fn config(request: &MountRequest) -> Config {
+    let mut options = vec![
+        MountOption::RO,
+        MountOption::DefaultPermissions,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+        MountOption::FSName(request.fsname.clone()),
+        MountOption::Subtype("genmount".into()),
+    ];
+    options.extend(request.options.iter().map(|opt| MountOption::CUSTOM(opt.clone())));
+    let mut config = Config::default();
+    config.acl = if request.allow_other { SessionACL::All } else { SessionACL::Owner };
+    if can_auto_unmount(request.allow_other) {
+        options.push(MountOption::AutoUnmount);
+        if config.acl == SessionACL::Owner {
+            config.acl = SessionACL::RootAndOwner;
+        }
+    }
+    config.mount_options = options;
+    if cfg!(target_os = "linux") {
+        config.n_threads = Some(request.threads.max(1));
+        config.clone_fd = request.threads > 1;
+    }
+    config
+}
+
+/// `auto_unmount` needs `allow_other` or `allow_root`, which only root, or any user where
+/// /etc/fuse.conf says `user_allow_other`, may ask for.
+fn can_auto_unmount(allow_other: bool) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    root || allow_other || fuse_conf_allows_other()
+}
+
+fn fuse_conf_allows_other() -> bool {
+    std::fs::read_to_string("/etc/fuse.conf")
+        .map(|text| text.lines().any(|line| line.trim() == "user_allow_other"))
+        .unwrap_or(false)
+}
+
+/// A directory on another device than its parent is already a mountpoint.
+fn check_not_mounted(path: &Path) -> Result<(), OpenError> {
+    let own = std::fs::metadata(path);
+    let parent = std::fs::metadata(path.join(".."));
+    match (own, parent) {
+        (Ok(own), Ok(parent)) if own.dev() != parent.dev() => Err(OpenError::Mountpoint(format!(
+            "mountpoint {} is already a mountpoint (something is mounted there)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}

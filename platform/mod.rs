@@ -1,0 +1,26 @@
+//! Thin per-OS adapters that translate kernel calls into `VfsTree` operations, and the tables that
+//! turn genmount's errors into each OS's codes. Only the adapter of the OS being built is compiled.
+
+pub mod errno;
+pub mod ntstatus;
+
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        mod fuse;
+        pub use fuse::mount;
+
+        /// The user and group the daemon runs as: the owner of genmount's own entries.
+        pub fn owner() -> (u32, u32) {
+            // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+            unsafe { (libc::geteuid(), libc::getegid()) }
+        }
+    } else if #[cfg(windows)] {
+        mod winfsp;
+        pub use winfsp::mount;
+
+        /// Windows has no uid/gid; the security descriptor decides who may read.
+        pub fn owner() -> (u32, u32) {
+            (0, 0)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The command line: `genmount mount` and `genmount generations`, logging set-up, and the mapping
+//! of every failure to one line on stderr and its documented exit code.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::error::OpenError;
+use crate::repo::folder::FolderRepo;
+use crate::repo::{Generation, Repository};
+use crate::session::{MountRequest, check_mountpoint};
+use crate::vfs::{GenerationSpec, Layout, LayoutOptions, View};
+
+#[derive(Parser, Debug)]
+#[command(name = "genmount", version, about = "Mount the generations of a backup repository, read-only")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Mount a repository; runs until unmounted or interrupted.
+    Mount(MountArgs),
+    /// List a repository's generations, oldest first.
+    Generations(GenerationsArgs),
+}
+
+#[derive(Args, Debug)]
+struct MountArgs {
+    /// The repository: a folder of snapshot directories (`dir:PATH` forces that reading).
+    repo: String,
+    /// An empty directory to mount on.
+    mountpoint: PathBuf,
+    /// Show only this path inside each generation.
+    root: Option<PathBuf>,
+    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint.
+    #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
+    view: ViewArg,
+    /// The generation of a single view: NAME, `latest` or `latest~N`.
+    #[arg(long, default_value = "latest")]
+    generation: GenerationSpec,
+    /// A mount option passed to the OS (repeatable, or comma-separated).
+    #[arg(short = 'o', long = "option", value_delimiter = ',')]
+    options: Vec<String>,
+    /// Let other users see the mount (FUSE needs `user_allow_other` in /etc/fuse.conf for non-root).
+    #[arg(long)]
+    allow_other: bool,
+    /// Mount over a directory that is not empty.
+    #[arg(long)]
+    allow_non_empty: bool,
+    /// Threads that serve the kernel.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
+}
+
+#[derive(Args, Debug)]
+struct GenerationsArgs {
+    /// The repository, as for `mount`.
+    repo: String,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ViewArg {
+    Multiple,
+    Single,
+}
+
+/// Runs the program and returns its exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { 2 } else { 0 };
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Mount(args) => mount(args),
+        Command::Generations(args) => generations(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("genmount: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Which backend reads a repository.
+enum Backend {
+    Folder(PathBuf),
+}
+
+fn backend(repo: &str) -> Result<Backend, OpenError> {
+    if let Some(path) = repo.strip_prefix("dir:") {
+        return Ok(Backend::Folder(PathBuf::from(path)));
+    }
+    let path = Path::new(repo);
+    if path.join("config").is_file() && path.join("keys").is_dir() {
+        return Err(OpenError::Repository(format!(
+            "{repo} is a restic repository, which this build cannot read yet (use dir:{repo} to read it as a folder)"
+        )));
+    }
+    Ok(Backend::Folder(path.to_path_buf()))
+}
+
+/// ROOT as path components; `..` could leave the generation, so it is refused.
+fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
+    let Some(root) = root else { return Ok(Vec::new()) };
+    let text = root.to_string_lossy();
+    let mut parts = Vec::new();
+    for part in text.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            return Err(OpenError::Usage(format!("ROOT {text} must not contain '..'")));
+        }
+        parts.push(part.as_bytes().to_vec());
+    }
+    Ok(parts)
+}
+
+fn mount(args: MountArgs) -> Result<(), OpenError> {
+    check_mountpoint(&args.mountpoint, args.allow_non_empty)?;
+    let (uid, gid) = crate::platform::owner();
+    let options = LayoutOptions {
+        view: match args.view {
+            ViewArg::Multiple => View::Multiple,
+            ViewArg::Single => View::Single,
+        },
+        generation: args.generation.clone(),
+        root: root_components(args.root.as_deref())?,
+        pid: std::process::id(),
+        uid,
+        gid,
+    };
+    let request = MountRequest {
+        mountpoint: args.mountpoint.clone(),
+        fsname: format!("genmount:{}", args.repo),
+        allow_other: args.allow_other,
+        allow_non_empty: args.allow_non_empty,
+        options: args.options.clone(),
+        threads: usize::from(args.threads),
+    };
+    match backend(&args.repo)? {
+        Backend::Folder(path) => serve(FolderRepo::open(&path)?, options, &request),
+    }
+}
+
+fn serve<R: Repository>(repo: R, options: LayoutOptions, request: &MountRequest) -> Result<(), OpenError> {
+    let layout = Layout::new(repo, options)?;
+    crate::platform::mount(layout, request)
+}
+
+fn generations(args: GenerationsArgs) -> Result<(), OpenError> {
+    let list = match backend(&args.repo)? {
+        Backend::Folder(path) => FolderRepo::open(&path)?.generations(),
+    };
+    for generation in list.iter().filter(|g| !g.checkpoint) {
+        println!("{}", describe(generation, args.json));
+    }
+    Ok(())
+}
+
+fn describe(g: &Generation, json: bool) -> String {
+    if json {
+        serde_json::json!({
+            "name": g.name,
+            "id": g.id,
+            "end": g.end.to_rfc3339(),
+            "size": g.size,
+            "files": g.files,
+        })
+        .to_string()
+    } else {
+        let known = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        format!("{}\t{}\t{}\t{}", g.name, g.end.to_rfc3339(), known(g.size), known(g.files))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_split_and_dotdot_refused() {
+        let parts = root_components(Some(Path::new("/home/./me/"))).ok();
+        assert_eq!(parts, Some(vec![b"home".to_vec(), b"me".to_vec()]));
+        assert!(matches!(root_components(Some(Path::new("a/../b"))), Err(OpenError::Usage(_))));
+        assert_eq!(root_components(None).ok(), Some(Vec::new()));
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

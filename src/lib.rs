@@ -1,0 +1,13 @@
+//! genmount: mounts the generations of a backup repository as a read-only filesystem.
+//! `vfs` is the filesystem, `repo` the backends, `platform` the thin per-OS adapters, `cli` the program.
+
+pub mod cli;
+pub mod error;
+pub mod meta;
+pub mod names;
+pub mod repo;
+pub mod session;
+pub mod vfs;
+
+#[path = "../platform/mod.rs"]
+pub mod platform;

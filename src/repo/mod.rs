@@ -1,0 +1,72 @@
+//! The repository trait: what genmount needs from a backup store, and the backends that provide it.
+//! A backend lists generations and gives nodes, directory entries and file bytes inside them.
+
+pub mod datename;
+pub mod folder;
+mod localfs;
+
+use std::sync::Arc;
+
+use crate::error::RepoError;
+use crate::meta::{Node, Timestamp};
+use crate::names;
+
+/// One generation (snapshot) of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    /// The name shown as its directory; unique within the repository.
+    pub name: String,
+    /// An identity that changes when the generation behind a name changes (a snapshot id, say).
+    pub id: String,
+    pub start: Option<Timestamp>,
+    pub end: Timestamp,
+    /// Unfinished or checkpoint generations are hidden from the mount.
+    pub checkpoint: bool,
+    pub size: Option<u64>,
+    pub files: Option<u64>,
+}
+
+/// A backup store as genmount reads it. Every method is read-only.
+pub trait Repository: Send + Sync + 'static {
+    /// What a node is to the backend: enough to list it, read it or find its xattrs.
+    type Handle: Clone + Send + Sync + 'static;
+    /// An opened file.
+    type Reader: Send + Sync + 'static;
+
+    /// A short description of where the repository is, for the mount's fsname and logs.
+    fn describe(&self) -> String;
+
+    /// All generations, checkpoints included, oldest first.
+    fn generations(&self) -> Arc<[Generation]>;
+
+    /// Re-reads the list of generations so that new ones appear and vanished ones go.
+    fn refresh(&self) -> Result<(), RepoError>;
+
+    /// The root directory of a generation.
+    fn root(&self, generation: &Generation) -> Result<Node<Self::Handle>, RepoError>;
+
+    /// The entries of a directory, with names exactly as stored (`names` makes them safe).
+    fn list(&self, dir: &Self::Handle) -> Result<Vec<(Vec<u8>, Node<Self::Handle>)>, RepoError>;
+
+    /// One entry of a directory by its shown name. The default lists the directory.
+    fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
+        let entries = names::safe_listing(self.list(dir)?, "lookup");
+        entries
+            .into_iter()
+            .find(|(shown, _)| shown.as_slice() == name)
+            .map(|(_, node)| node)
+            .ok_or(RepoError::NotFound)
+    }
+
+    /// The target of a symlink, as stored.
+    fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError>;
+
+    /// The extended attributes of a node: name and value.
+    fn xattrs(&self, node: &Self::Handle) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RepoError>;
+
+    /// Opens a regular file for reading.
+    fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;
+
+    /// Up to `size` bytes at `offset`; fewer only at the end of the file.
+    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError>;
+}

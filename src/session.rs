@@ -1,0 +1,68 @@
+//! What a mount is asked to be (mountpoint, options, access), and the checks of the mountpoint that
+//! hold on every OS. Platform adapters take a `MountRequest` and add their own checks.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::OpenError;
+
+/// Everything an adapter needs to mount a tree.
+#[derive(Debug, Clone, Default)]
+pub struct MountRequest {
+    pub mountpoint: PathBuf,
+    /// Shown as the filesystem's source (`genmount:<repo>`).
+    pub fsname: String,
+    /// Let users other than the one who mounted see the mount.
+    pub allow_other: bool,
+    /// Mount over a directory that has entries.
+    pub allow_non_empty: bool,
+    /// Options passed through to the OS (`-o OPT`).
+    pub options: Vec<String>,
+    /// Worker threads serving the kernel.
+    pub threads: usize,
+}
+
+/// Checks that the mountpoint can be used: it exists, is a directory and is empty (unless allowed).
+pub fn check_mountpoint(path: &Path, allow_non_empty: bool) -> Result<(), OpenError> {
+    let shown = path.display();
+    let md = std::fs::metadata(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => OpenError::Mountpoint(format!("mountpoint {shown} does not exist")),
+        std::io::ErrorKind::NotConnected => OpenError::Mountpoint(format!(
+            "mountpoint {shown} is a dead mount (transport endpoint is not connected): unmount it first (fusermount3 -u {shown})"
+        )),
+        _ => OpenError::Mountpoint(format!("mountpoint {shown} cannot be used: {err}")),
+    })?;
+    if !md.is_dir() {
+        return Err(OpenError::Mountpoint(format!("mountpoint {shown} is not a directory")));
+    }
+    if !allow_non_empty {
+        let mut entries = std::fs::read_dir(path)
+            .map_err(|err| OpenError::Mountpoint(format!("mountpoint {shown} cannot be read: {err}")))?;
+        if entries.next().is_some() {
+            return Err(OpenError::Mountpoint(format!(
+                "mountpoint {shown} is not empty (use --allow-non-empty to mount over it)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountpoint_problems_are_mountpoint_errors() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x")?;
+        let missing = dir.path().join("missing");
+        for (path, allow) in [(&file, false), (&missing, false), (&dir.path().to_path_buf(), false)] {
+            assert!(matches!(check_mountpoint(path, allow), Err(OpenError::Mountpoint(_))), "{}", path.display());
+        }
+        assert!(check_mountpoint(dir.path(), true).is_ok());
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty)?;
+        assert!(check_mountpoint(&empty, false).is_ok());
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! The inode table: stable inode numbers derived from where a node is, and lookup counts so that
+//! `forget` frees what the kernel no longer holds while a later lookup gets the same number back.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::Ino;
+use crate::meta::Node;
+
+/// Inode numbers below this are genmount's own (root, `latest`, `.pid`).
+pub const FIRST_DYNAMIC: Ino = 16;
+
+/// What an inode of a generation is.
+#[derive(Debug, Clone)]
+pub struct Slot<H> {
+    /// The inode of the generation directory this node belongs to: hardlinks are shared within it.
+    pub generation: Ino,
+    pub node: Node<H>,
+}
+
+/// A number and a second, independent hash that tells two identities apart if the numbers collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InoKey {
+    pub ino: Ino,
+    check: u64,
+}
+
+impl InoKey {
+    /// The key of the entry `name` of directory `parent`.
+    pub fn child(parent: Ino, name: &[u8]) -> InoKey {
+        InoKey::of(&(b"child", parent, name))
+    }
+
+    /// The key every hardlink of one file shares within a generation.
+    pub fn hardlink(generation: Ino, link: (u64, u64)) -> InoKey {
+        InoKey::of(&(b"link", generation, link))
+    }
+
+    /// The key of a node inside a generation: by its link identity when it has hardlinks.
+    pub fn for_node<H>(generation: Ino, parent: Ino, name: &[u8], node: &Node<H>) -> InoKey {
+        match node.meta.link_id {
+            Some(link) if node.meta.nlink > 1 => InoKey::hardlink(generation, link),
+            _ => InoKey::child(parent, name),
+        }
+    }
+
+    fn of(value: &impl Hash) -> InoKey {
+        let hash = |salt: u8| {
+            let mut hasher = DefaultHasher::new();
+            salt.hash(&mut hasher);
+            value.hash(&mut hasher);
+            hasher.finish()
+        };
+        let ino = hash(0).max(FIRST_DYNAMIC);
+        InoKey { ino, check: hash(1) }
+    }
+}
+
+struct Held<H> {
+    check: u64,
+    slot: Arc<Slot<H>>,
+    lookups: u64,
+    pinned: bool,
+}
+
+/// Inodes the kernel holds, by number.
+pub struct InodeTable<H> {
+    map: Mutex<HashMap<Ino, Held<H>>>,
+}
+
+impl<H> Default for InodeTable<H> {
+    fn default() -> Self {
+        InodeTable { map: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<H> InodeTable<H> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Ino, Held<H>>> {
+        self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn get(&self, ino: Ino) -> Option<Arc<Slot<H>>> {
+        self.lock().get(&ino).map(|held| held.slot.clone())
+    }
+
+    /// Records one more kernel reference to `slot` and returns its number: the key's own unless
+    /// another identity already holds that number, then the next free one.
+    pub fn remember(&self, key: InoKey, slot: Slot<H>) -> Ino {
+        let mut map = self.lock();
+        let mut ino = key.ino;
+        loop {
+            match map.get_mut(&ino) {
+                Some(held) if held.check == key.check => {
+                    held.lookups += 1;
+                    return ino;
+                }
+                Some(_) => ino = ino.wrapping_add(1).max(FIRST_DYNAMIC),
+                None => {
+                    let held = Held { check: key.check, slot: Arc::new(slot), lookups: 1, pinned: false };
+                    map.insert(ino, held);
+                    return ino;
+                }
+            }
+        }
+    }
+
+    /// Keeps `slot` at `ino` for the life of the mount.
+    pub fn pin(&self, ino: Ino, slot: Slot<H>) {
+        let held = Held { check: 0, slot: Arc::new(slot), lookups: 0, pinned: true };
+        self.lock().insert(ino, held);
+    }
+
+    /// Drops `nlookup` kernel references; the inode is freed when none are left.
+    pub fn forget(&self, ino: Ino, nlookup: u64) {
+        let mut map = self.lock();
+        if let Some(held) = map.get_mut(&ino) {
+            held.lookups = held.lookups.saturating_sub(nlookup);
+            if held.lookups == 0 && !held.pinned {
+                map.remove(&ino);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{FileKind, Meta, Timestamp};
+
+    fn slot(nlink: u32, link: Option<(u64, u64)>) -> Slot<()> {
+        let mut meta = Meta::synthetic(FileKind::File, 0o644, 1, Timestamp::EPOCH);
+        meta.nlink = nlink;
+        meta.link_id = link;
+        Slot { generation: 100, node: Node { meta, handle: () } }
+    }
+
+    #[test]
+    fn same_place_same_number_after_forget() {
+        let table = InodeTable::default();
+        let key = InoKey::child(50, b"file");
+        let first = table.remember(key, slot(1, None));
+        table.forget(first, 1);
+        assert!(table.is_empty());
+        assert_eq!(table.remember(key, slot(1, None)), first);
+        assert!(first >= FIRST_DYNAMIC);
+    }
+
+    #[test]
+    fn lookups_are_counted() {
+        let table = InodeTable::default();
+        let key = InoKey::child(50, b"file");
+        let ino = table.remember(key, slot(1, None));
+        table.remember(key, slot(1, None));
+        table.forget(ino, 1);
+        assert!(table.get(ino).is_some());
+        table.forget(ino, 1);
+        assert!(table.get(ino).is_none());
+    }
+
+    #[test]
+    fn hardlinks_share_a_number_within_a_generation() {
+        let linked = slot(2, Some((1, 77)));
+        let a = InoKey::for_node(100, 50, b"a", &linked.node);
+        let b = InoKey::for_node(100, 60, b"b", &linked.node);
+        let other_gen = InoKey::for_node(101, 50, b"a", &linked.node);
+        assert_eq!(a, b);
+        assert_ne!(a, other_gen);
+        let single = slot(1, Some((1, 77)));
+        assert_ne!(InoKey::for_node(100, 50, b"a", &single.node), a);
+    }
+
+    #[test]
+    fn colliding_numbers_are_told_apart() {
+        let table = InodeTable::default();
+        let one = InoKey { ino: 500, check: 1 };
+        let two = InoKey { ino: 500, check: 2 };
+        assert_eq!(table.remember(one, slot(1, None)), 500);
+        assert_eq!(table.remember(two, slot(1, None)), 501);
+        assert_eq!(table.remember(one, slot(1, None)), 500);
+    }
+
+    #[test]
+    fn pinned_inodes_survive_forget() {
+        let table = InodeTable::default();
+        table.pin(1, slot(1, None));
+        table.forget(1, 10);
+        assert!(table.get(1).is_some());
+    }
+}

@@ -1,0 +1,573 @@
+//! The layout of a mount over a repository: the root with one directory per generation, `latest`
+//! and `.pid` (view `multiple`), or one generation at the root (view `single`), optionally of ROOT only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
+
+use super::inodes::{InoKey, InodeTable, Slot};
+use super::{
+    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, OpenMode, Opened, ROOT_INO, StatFs,
+    VfsTree, XattrReply,
+};
+use crate::error::{OpenError, RepoError, VfsError, VfsResult};
+use crate::meta::{FileKind, Meta, Node, Timestamp};
+use crate::names;
+use crate::repo::{Generation, Repository};
+
+/// The symlink to the newest generation.
+pub const LATEST_NAME: &[u8] = b"latest";
+/// The file that gives the daemon's pid and refreshes the mount when closed.
+pub const PID_NAME: &[u8] = b".pid";
+const LATEST_INO: Ino = 2;
+const PID_INO: Ino = 3;
+
+/// Generation contents never change, so the kernel may cache them for long.
+const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The root changes at every refresh.
+const ROOT_TTL: Duration = Duration::from_secs(1);
+const BLOCK_SIZE: u32 = 4096;
+/// Damaged objects are each logged once; beyond this many the log would only repeat itself.
+const MAX_DAMAGED_LOGGED: usize = 10_000;
+
+/// How generations are laid out at the mountpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// One directory per generation, `latest` and `.pid`.
+    #[default]
+    Multiple,
+    /// One generation straight at the mountpoint.
+    Single,
+}
+
+/// What the layout shows and who it says owns its own entries.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutOptions {
+    pub view: View,
+    /// The generation of a single view.
+    pub generation: GenerationSpec,
+    /// Only this path inside each generation is shown (components, outermost first).
+    pub root: Vec<Vec<u8>>,
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A generation as the root shows it.
+struct GenView<H> {
+    generation: Generation,
+    ino: Ino,
+    /// ROOT of the generation, with the generation's end time as mtime and ctime.
+    root: Node<H>,
+}
+
+/// The visible generations, oldest first, as of the last refresh.
+struct State<H> {
+    generations: Vec<GenView<H>>,
+    refreshed: Timestamp,
+}
+
+impl<H> State<H> {
+    fn find(&self, name: &[u8]) -> Option<&GenView<H>> {
+        self.generations.iter().find(|g| g.generation.name.as_bytes() == name)
+    }
+
+    fn latest(&self) -> Option<&GenView<H>> {
+        self.generations.last()
+    }
+}
+
+/// What an inode number stands for.
+enum Target<H> {
+    Root,
+    Latest,
+    Pid,
+    Node(Arc<Slot<H>>),
+}
+
+enum OpenFile<R> {
+    Pid,
+    Data(R),
+}
+
+/// One entry of an open directory's snapshot.
+struct Child<H> {
+    name: Vec<u8>,
+    kind: FileKind,
+    key: InoKey,
+    /// What to remember when the entry is returned by readdirplus; `None` for fixed inodes.
+    slot: Option<Slot<H>>,
+    fixed: Option<Ino>,
+}
+
+/// The mount's filesystem over a repository.
+pub struct Layout<R: Repository> {
+    repo: R,
+    options: LayoutOptions,
+    state: RwLock<Arc<State<R::Handle>>>,
+    inodes: InodeTable<R::Handle>,
+    files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
+    dirs: Mutex<HashMap<u64, Arc<Vec<Child<R::Handle>>>>>,
+    next_fh: AtomicU64,
+    invalidator: OnceLock<Box<dyn Invalidator>>,
+    damaged: Mutex<HashSet<String>>,
+    /// The generation of a single view.
+    single: Option<Generation>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<R: Repository> Layout<R> {
+    /// Lays out `repo`; fails when there is nothing to show or the chosen generation is missing.
+    pub fn new(repo: R, options: LayoutOptions) -> Result<Layout<R>, OpenError> {
+        let mut layout = Layout {
+            repo,
+            options,
+            state: RwLock::new(Arc::new(State { generations: Vec::new(), refreshed: now() })),
+            inodes: InodeTable::default(),
+            files: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            invalidator: OnceLock::new(),
+            damaged: Mutex::new(HashSet::new()),
+            single: None,
+        };
+        let state = layout.build_state();
+        if state.generations.is_empty() {
+            let what = if layout.options.root.is_empty() { "" } else { " that holds ROOT" };
+            return Err(OpenError::Generation(format!(
+                "repository {} has no finished generation{what}",
+                layout.repo.describe()
+            )));
+        }
+        if layout.options.view == View::Single {
+            layout.single = Some(layout.pin_single(&state)?);
+        }
+        *layout.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
+        Ok(layout)
+    }
+
+    /// The repository under the layout.
+    pub fn repository(&self) -> &R {
+        &self.repo
+    }
+
+    fn pin_single(&self, state: &State<R::Handle>) -> Result<Generation, OpenError> {
+        let spec = &self.options.generation;
+        let chosen = self.pick(spec).ok_or_else(|| {
+            OpenError::Generation(format!("no generation '{spec}' in {}", self.repo.describe()))
+        })?;
+        let view = state.find(chosen.name.as_bytes()).ok_or_else(|| {
+            OpenError::Generation(format!("generation {} does not hold ROOT", chosen.name))
+        })?;
+        self.inodes.pin(ROOT_INO, Slot { generation: view.ino, node: view.root.clone() });
+        Ok(chosen)
+    }
+
+    /// The finished generation `spec` names, among all of them (with or without ROOT).
+    fn pick(&self, spec: &GenerationSpec) -> Option<Generation> {
+        let all = self.repo.generations();
+        let finished: Vec<&Generation> = all.iter().filter(|g| !g.checkpoint).collect();
+        let names: Vec<&str> = finished.iter().map(|g| g.name.as_str()).collect();
+        spec.pick(&names).map(|i| finished[i].clone())
+    }
+
+    fn state(&self) -> Arc<State<R::Handle>> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The generations the root shows: finished, with a usable name, holding ROOT.
+    fn build_state(&self) -> State<R::Handle> {
+        let mut generations = Vec::new();
+        for generation in self.repo.generations().iter().filter(|g| !g.checkpoint) {
+            let name = generation.name.as_bytes();
+            if name == LATEST_NAME || name == PID_NAME || !names::is_plain(name) {
+                tracing::warn!(generation = %generation.name, "generation name clashes with the layout; hidden");
+                continue;
+            }
+            match self.resolve_root(generation) {
+                Ok(root) => {
+                    let ino = InoKey::child(ROOT_INO, generation.id.as_bytes()).ino;
+                    generations.push(GenView { generation: generation.clone(), ino, root });
+                }
+                Err(RepoError::Damaged(msg)) => {
+                    tracing::warn!(generation = %generation.name, "generation unreadable, hidden: {msg}")
+                }
+                Err(_) => tracing::debug!(generation = %generation.name, "ROOT missing; generation hidden"),
+            }
+        }
+        State { generations, refreshed: now() }
+    }
+
+    /// ROOT inside `generation`, dated with the generation's end time. ROOT must be a directory.
+    fn resolve_root(&self, generation: &Generation) -> Result<Node<R::Handle>, RepoError> {
+        let mut node = self.repo.root(generation)?;
+        for part in &self.options.root {
+            if node.meta.kind != FileKind::Dir {
+                return Err(RepoError::NotDir);
+            }
+            node = self.repo.lookup(&node.handle, part)?;
+        }
+        if node.meta.kind != FileKind::Dir {
+            return Err(RepoError::NotDir);
+        }
+        node.meta.mtime = generation.end;
+        node.meta.ctime = generation.end;
+        Ok(node)
+    }
+
+    fn multiple(&self) -> bool {
+        self.options.view == View::Multiple
+    }
+
+    fn target(&self, ino: Ino) -> VfsResult<Target<R::Handle>> {
+        match ino {
+            ROOT_INO if self.multiple() => Ok(Target::Root),
+            LATEST_INO if self.multiple() => Ok(Target::Latest),
+            PID_INO if self.multiple() => Ok(Target::Pid),
+            _ => self.inodes.get(ino).map(Target::Node).ok_or(VfsError::NotFound),
+        }
+    }
+
+    fn node_slot(&self, ino: Ino) -> VfsResult<Arc<Slot<R::Handle>>> {
+        match self.target(ino)? {
+            Target::Node(slot) => Ok(slot),
+            _ => Err(VfsError::InvalidArgument),
+        }
+    }
+
+    fn pid_text(&self) -> Vec<u8> {
+        format!("{}\n", self.options.pid).into_bytes()
+    }
+
+    fn owned(&self, mut meta: Meta) -> Meta {
+        meta.uid = self.options.uid;
+        meta.gid = self.options.gid;
+        meta
+    }
+
+    fn root_meta(&self, state: &State<R::Handle>) -> Meta {
+        let mut meta = Meta::synthetic(FileKind::Dir, 0o555, 0, state.refreshed);
+        meta.nlink = 2 + u32::try_from(state.generations.len()).unwrap_or(u32::MAX - 2);
+        self.owned(meta)
+    }
+
+    fn latest_meta(&self, state: &State<R::Handle>) -> VfsResult<Meta> {
+        let latest = state.latest().ok_or(VfsError::NotFound)?;
+        let size = latest.generation.name.len() as u64;
+        Ok(self.owned(Meta::synthetic(FileKind::Symlink, 0o777, size, latest.generation.end)))
+    }
+
+    fn pid_meta(&self, state: &State<R::Handle>) -> Meta {
+        let size = self.pid_text().len() as u64;
+        self.owned(Meta::synthetic(FileKind::File, 0o444, size, state.refreshed))
+    }
+
+    /// Logs a repository failure once per object and turns it into the error the caller sees.
+    fn fail(&self, err: RepoError, what: &str) -> VfsError {
+        if let RepoError::Damaged(msg) = &err {
+            let mut seen = lock(&self.damaged);
+            if seen.len() < MAX_DAMAGED_LOGGED && seen.insert(msg.clone()) {
+                tracing::warn!(what, "damaged: {msg}");
+            }
+        }
+        err.into()
+    }
+
+    fn root_children(&self, state: &State<R::Handle>) -> Vec<Child<R::Handle>> {
+        let mut children: Vec<Child<R::Handle>> = state
+            .generations
+            .iter()
+            .map(|g| Child {
+                name: g.generation.name.clone().into_bytes(),
+                kind: FileKind::Dir,
+                key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
+                slot: Some(Slot { generation: g.ino, node: g.root.clone() }),
+                fixed: None,
+            })
+            .collect();
+        let fixed = |name: &[u8], kind, ino| Child {
+            name: name.to_vec(),
+            kind,
+            key: InoKey::child(ROOT_INO, name),
+            slot: None,
+            fixed: Some(ino),
+        };
+        if state.latest().is_some() {
+            children.push(fixed(LATEST_NAME, FileKind::Symlink, LATEST_INO));
+        }
+        children.push(fixed(PID_NAME, FileKind::File, PID_INO));
+        children
+    }
+
+    fn node_children(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<Vec<Child<R::Handle>>> {
+        if slot.node.meta.kind != FileKind::Dir {
+            return Err(VfsError::NotDir);
+        }
+        let raw = self.repo.list(&slot.node.handle).map_err(|e| self.fail(e, "list"))?;
+        let listing = names::safe_listing(raw, "directory");
+        Ok(listing
+            .into_iter()
+            .map(|(name, node)| Child {
+                key: InoKey::for_node(slot.generation, ino, &name, &node),
+                kind: node.meta.kind,
+                slot: Some(Slot { generation: slot.generation, node }),
+                fixed: None,
+                name,
+            })
+            .collect())
+    }
+
+    /// The entry a child of a listing stands for, counted as a lookup.
+    fn remember_child(&self, child: &Child<R::Handle>) -> VfsResult<Entry> {
+        match (&child.slot, child.fixed) {
+            (_, Some(ino)) => self.getattr(ino),
+            (Some(slot), None) => Ok(self.remember(child.key, slot.clone())),
+            (None, None) => Err(VfsError::NotFound),
+        }
+    }
+
+    fn remember(&self, key: InoKey, slot: Slot<R::Handle>) -> Entry {
+        let meta = slot.node.meta.clone();
+        let ino = self.inodes.remember(key, slot);
+        Entry { attr: Attr { ino, meta }, ttl: GENERATION_TTL }
+    }
+
+    fn lookup_root(&self, name: &[u8]) -> VfsResult<Entry> {
+        let state = self.state();
+        if name == LATEST_NAME || name == PID_NAME {
+            let ino = if name == LATEST_NAME { LATEST_INO } else { PID_INO };
+            return self.getattr(ino);
+        }
+        let view = state.find(name).ok_or(VfsError::NotFound)?;
+        let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
+        let mut entry = self.remember(key, Slot { generation: view.ino, node: view.root.clone() });
+        entry.ttl = ROOT_TTL;
+        Ok(entry)
+    }
+
+    fn next_fh(&self) -> u64 {
+        self.next_fh.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Re-reads the repository and makes the kernel forget what changed at the root.
+    fn reread(&self) -> VfsResult<()> {
+        self.repo.refresh().map_err(|e| self.fail(e, "refresh"))?;
+        let fresh = Arc::new(self.build_state());
+        let old = std::mem::replace(
+            &mut *self.state.write().unwrap_or_else(|p| p.into_inner()),
+            fresh.clone(),
+        );
+        tracing::info!(generations = fresh.generations.len(), "repository re-read");
+        if let Some(invalidator) = self.invalidator.get() {
+            for gone in old.generations.iter().filter(|g| {
+                fresh.find(g.generation.name.as_bytes()).is_none_or(|f| f.ino != g.ino)
+            }) {
+                invalidator.entry(ROOT_INO, gone.generation.name.as_bytes());
+            }
+            invalidator.entry(ROOT_INO, LATEST_NAME);
+            invalidator.inode(LATEST_INO);
+            invalidator.inode(ROOT_INO);
+        }
+        Ok(())
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}
+
+impl<R: Repository> VfsTree for Layout<R> {
+    fn set_invalidator(&self, invalidator: Box<dyn Invalidator>) {
+        let _ = self.invalidator.set(invalidator);
+    }
+
+    fn refresh(&self) -> VfsResult<()> {
+        if self.multiple() { self.reread() } else { Ok(()) }
+    }
+
+    fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry> {
+        if name.len() > names::NAME_MAX {
+            return Err(VfsError::NameTooLong);
+        }
+        let slot = match self.target(parent)? {
+            Target::Root => return self.lookup_root(name),
+            Target::Node(slot) => slot,
+            _ => return Err(VfsError::NotDir),
+        };
+        if slot.node.meta.kind != FileKind::Dir {
+            return Err(VfsError::NotDir);
+        }
+        let node = self.repo.lookup(&slot.node.handle, name).map_err(|e| self.fail(e, "lookup"))?;
+        let key = InoKey::for_node(slot.generation, parent, name, &node);
+        Ok(self.remember(key, Slot { generation: slot.generation, node }))
+    }
+
+    fn forget(&self, ino: Ino, nlookup: u64) {
+        self.inodes.forget(ino, nlookup);
+    }
+
+    fn getattr(&self, ino: Ino) -> VfsResult<Entry> {
+        let state = self.state();
+        let (meta, ttl) = match self.target(ino)? {
+            Target::Root => (self.root_meta(&state), ROOT_TTL),
+            Target::Latest => (self.latest_meta(&state)?, ROOT_TTL),
+            Target::Pid => (self.pid_meta(&state), ROOT_TTL),
+            Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
+        };
+        Ok(Entry { attr: Attr { ino, meta }, ttl })
+    }
+
+    fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>> {
+        match self.target(ino)? {
+            Target::Latest => {
+                let state = self.state();
+                let latest = state.latest().ok_or(VfsError::NotFound)?;
+                Ok(latest.generation.name.clone().into_bytes())
+            }
+            Target::Node(slot) if slot.node.meta.kind == FileKind::Symlink => {
+                self.repo.readlink(&slot.node.handle).map_err(|e| self.fail(e, "readlink"))
+            }
+            _ => Err(VfsError::InvalidArgument),
+        }
+    }
+
+    fn open(&self, ino: Ino, mode: OpenMode) -> VfsResult<Opened> {
+        if mode.wants_write() {
+            return Err(VfsError::ReadOnly);
+        }
+        let (file, keep_cache) = match self.target(ino)? {
+            Target::Pid => (OpenFile::Pid, false),
+            Target::Node(slot) => match slot.node.meta.kind {
+                FileKind::File => {
+                    let reader = self.repo.open(&slot.node).map_err(|e| self.fail(e, "open"))?;
+                    (OpenFile::Data(reader), true)
+                }
+                FileKind::Dir => return Err(VfsError::IsDir),
+                _ => return Err(VfsError::NotSupported),
+            },
+            Target::Root => return Err(VfsError::IsDir),
+            Target::Latest => return Err(VfsError::InvalidArgument),
+        };
+        let fh = self.next_fh();
+        lock(&self.files).insert(fh, Arc::new(file));
+        Ok(Opened { fh, keep_cache, direct_io: false })
+    }
+
+    fn read(&self, _ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
+        let file = lock(&self.files).get(&fh).cloned().ok_or(VfsError::BadHandle)?;
+        match &*file {
+            OpenFile::Pid => {
+                let text = self.pid_text();
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+                let end = start.saturating_add(size as usize).min(text.len());
+                Ok(text[start..end].to_vec())
+            }
+            OpenFile::Data(reader) => {
+                self.repo.read(reader, offset, size).map_err(|e| self.fail(e, "read"))
+            }
+        }
+    }
+
+    fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()> {
+        let is_pid = matches!(lock(&self.files).get(&fh).map(|f| &**f), Some(OpenFile::Pid));
+        if ino == PID_INO && is_pid {
+            return self.refresh();
+        }
+        Ok(())
+    }
+
+    fn release(&self, _ino: Ino, fh: u64) -> VfsResult<()> {
+        lock(&self.files).remove(&fh).map(|_| ()).ok_or(VfsError::BadHandle)
+    }
+
+    fn opendir(&self, ino: Ino) -> VfsResult<Opened> {
+        let children = match self.target(ino)? {
+            Target::Root => self.root_children(&self.state()),
+            Target::Node(slot) => self.node_children(ino, &slot)?,
+            _ => return Err(VfsError::NotDir),
+        };
+        let fh = self.next_fh();
+        lock(&self.dirs).insert(fh, Arc::new(children));
+        Ok(Opened { fh, keep_cache: ino != ROOT_INO || !self.multiple(), direct_io: false })
+    }
+
+    fn readdir(
+        &self,
+        ino: Ino,
+        fh: u64,
+        offset: u64,
+        plus: bool,
+        add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
+    ) -> VfsResult<()> {
+        let children = lock(&self.dirs).get(&fh).cloned().ok_or(VfsError::BadHandle)?;
+        let own = self.getattr(ino)?;
+        let dots = [(&b"."[..], ino), (&b".."[..], ROOT_INO)];
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for index in start..dots.len() + children.len() {
+            let next_offset = index as u64 + 1;
+            let (entry, plus_entry, counted) = if let Some((name, dot_ino)) = dots.get(index) {
+                let entry = DirEntry { name: name.to_vec(), ino: *dot_ino, kind: FileKind::Dir, next_offset };
+                (entry, plus.then(|| own.clone()), false)
+            } else {
+                let child = &children[index - dots.len()];
+                let plus_entry = if plus { Some(self.remember_child(child)?) } else { None };
+                let ino = plus_entry.as_ref().map_or(child.fixed.unwrap_or(child.key.ino), |e| e.attr.ino);
+                let entry = DirEntry { name: child.name.clone(), ino, kind: child.kind, next_offset };
+                (entry, plus_entry, plus && child.fixed.is_none())
+            };
+            if !add(&entry, plus_entry.as_ref()) {
+                if counted {
+                    self.inodes.forget(entry.ino, 1);
+                }
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn releasedir(&self, _ino: Ino, fh: u64) -> VfsResult<()> {
+        lock(&self.dirs).remove(&fh).map(|_| ()).ok_or(VfsError::BadHandle)
+    }
+
+    fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> VfsResult<XattrReply> {
+        let Ok(slot) = self.node_slot(ino) else {
+            return Err(VfsError::NoXattr);
+        };
+        let xattrs = self.repo.xattrs(&slot.node.handle).map_err(|e| self.fail(e, "getxattr"))?;
+        let value = xattrs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        XattrReply::for_request(value.ok_or(VfsError::NoXattr)?, size)
+    }
+
+    fn listxattr(&self, ino: Ino, size: u32) -> VfsResult<XattrReply> {
+        let xattrs = match self.node_slot(ino) {
+            Ok(slot) => self.repo.xattrs(&slot.node.handle).map_err(|e| self.fail(e, "listxattr"))?,
+            Err(_) => Vec::new(),
+        };
+        let mut list = Vec::new();
+        for (name, _) in xattrs {
+            list.extend_from_slice(&name);
+            list.push(0);
+        }
+        XattrReply::for_request(list, size)
+    }
+
+    fn statfs(&self, _ino: Ino) -> VfsResult<StatFs> {
+        let state = self.state();
+        let shown: Vec<&Generation> = match &self.single {
+            Some(generation) => vec![generation],
+            None => state.generations.iter().map(|g| &g.generation).collect(),
+        };
+        let bytes: u64 = shown.iter().filter_map(|g| g.size).fold(0, u64::saturating_add);
+        let files: u64 = shown.iter().filter_map(|g| g.files).fold(0, u64::saturating_add);
+        Ok(StatFs {
+            blocks: bytes.div_ceil(u64::from(BLOCK_SIZE)),
+            files,
+            block_size: BLOCK_SIZE,
+            name_max: names::NAME_MAX as u32,
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
+//! and the reply types it answers with. Every mutating operation fails as read-only by default.
+
+mod genspec;
+mod inodes;
+mod layout;
+
+use std::time::Duration;
+
+pub use genspec::GenerationSpec;
+pub use layout::{Layout, LayoutOptions, View};
+
+use crate::error::{VfsError, VfsResult};
+use crate::meta::{FileKind, Meta};
+
+/// An inode number; also the node id the kernel uses. `ROOT_INO` is the mount's root.
+pub type Ino = u64;
+pub const ROOT_INO: Ino = 1;
+
+/// The I/O size genmount suggests to programs (`st_blksize`): large reads are much cheaper.
+pub const PREFERRED_IO_SIZE: u32 = 128 * 1024;
+
+/// The attributes of one inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: Ino,
+    pub meta: Meta,
+}
+
+/// The answer to `lookup` and `getattr`: attributes and how long the kernel may cache them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub attr: Attr,
+    pub ttl: Duration,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: Ino,
+    pub kind: FileKind,
+    /// The offset that resumes the listing after this entry.
+    pub next_offset: u64,
+}
+
+/// How a file is being opened, from the open flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenMode {
+    pub write: bool,
+    pub truncate: bool,
+    pub append: bool,
+    pub create: bool,
+}
+
+impl OpenMode {
+    pub fn wants_write(self) -> bool {
+        self.write || self.truncate || self.append || self.create
+    }
+}
+
+/// A handle given out by `open` or `opendir`, with caching advice for the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub fh: u64,
+    /// The content cannot change: the kernel may keep cached pages across opens.
+    pub keep_cache: bool,
+    /// Bypass the page cache (for synthetic files whose size is not known in advance).
+    pub direct_io: bool,
+}
+
+/// Filesystem statistics for `statfs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub files: u64,
+    pub block_size: u32,
+    pub name_max: u32,
+}
+
+/// The answer to `getxattr`/`listxattr`: the size needed (when asked with size 0) or the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XattrReply {
+    Size(u32),
+    Data(Vec<u8>),
+}
+
+impl XattrReply {
+    /// Answers a request for `value` with a buffer of `size` bytes (0 asks for the size).
+    pub fn for_request(value: Vec<u8>, size: u32) -> VfsResult<XattrReply> {
+        let len = u32::try_from(value.len()).map_err(|_| VfsError::Range)?;
+        if size == 0 {
+            Ok(XattrReply::Size(len))
+        } else if len > size {
+            Err(VfsError::Range)
+        } else {
+            Ok(XattrReply::Data(value))
+        }
+    }
+}
+
+/// Lets the tree tell the kernel to forget what it cached (after a refresh).
+pub trait Invalidator: Send + Sync {
+    /// The kernel must look `name` up in `parent` again.
+    fn entry(&self, parent: Ino, name: &[u8]);
+    /// The kernel must fetch the attributes and content of `ino` again.
+    fn inode(&self, ino: Ino);
+}
+
+/// A read-only filesystem as operations on inodes. Platform adapters translate calls into these.
+pub trait VfsTree: Send + Sync + 'static {
+    /// Called once the mount is live, with a way to invalidate kernel caches.
+    fn set_invalidator(&self, invalidator: Box<dyn Invalidator>);
+
+    /// Re-reads the repository (on SIGHUP, say), as closing `.pid` does.
+    fn refresh(&self) -> VfsResult<()>;
+
+    fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry>;
+    fn forget(&self, ino: Ino, nlookup: u64);
+    fn getattr(&self, ino: Ino) -> VfsResult<Entry>;
+    fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>>;
+    fn open(&self, ino: Ino, mode: OpenMode) -> VfsResult<Opened>;
+    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>>;
+    /// Called at every close(2) of a descriptor; synchronous with it.
+    fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()>;
+    fn release(&self, ino: Ino, fh: u64) -> VfsResult<()>;
+    fn opendir(&self, ino: Ino) -> VfsResult<Opened>;
+    /// Lists from `offset`, calling `add` for each entry until it returns `false` (buffer full).
+    /// With `plus`, each entry added counts as a lookup, as readdirplus requires.
+    fn readdir(
+        &self,
+        ino: Ino,
+        fh: u64,
+        offset: u64,
+        plus: bool,
+        add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
+    ) -> VfsResult<()>;
+    fn releasedir(&self, ino: Ino, fh: u64) -> VfsResult<()>;
+    fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> VfsResult<XattrReply>;
+    fn listxattr(&self, ino: Ino, size: u32) -> VfsResult<XattrReply>;
+    fn statfs(&self, ino: Ino) -> VfsResult<StatFs>;
+
+    /// Checks access; anything that asks to write is refused.
+    fn access(&self, ino: Ino, write: bool) -> VfsResult<()> {
+        self.getattr(ino)?;
+        if write { Err(VfsError::ReadOnly) } else { Ok(()) }
+    }
+
+    fn setattr(&self, _ino: Ino) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn mknod(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn mkdir(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn create(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn symlink(&self, _parent: Ino, _name: &[u8], _target: &[u8]) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn link(&self, _ino: Ino, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
+        Err(VfsError::ReadOnly)
+    }
+    fn unlink(&self, _parent: Ino, _name: &[u8]) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn rmdir(&self, _parent: Ino, _name: &[u8]) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn rename(&self, _parent: Ino, _name: &[u8], _new_parent: Ino, _new_name: &[u8]) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn write(&self, _ino: Ino, _fh: u64, _offset: u64, _data: &[u8]) -> VfsResult<u32> {
+        Err(VfsError::ReadOnly)
+    }
+    fn fsync(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
+        Ok(())
+    }
+    fn fallocate(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn setxattr(&self, _ino: Ino, _name: &[u8], _value: &[u8]) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn removexattr(&self, _ino: Ino, _name: &[u8]) -> VfsResult<()> {
+        Err(VfsError::ReadOnly)
+    }
+    fn getlk(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
+        Err(VfsError::NotSupported)
+    }
+    fn setlk(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
+        Err(VfsError::NotSupported)
+    }
+}
