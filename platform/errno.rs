@@ -6,42 +6,46 @@ use crate::error::VfsError;
 /// The Linux errno for an error.
 pub fn linux(err: VfsError) -> i32 {
     match err {
-        VfsError::NotFound => 2,           // ENOENT
-        VfsError::Io => 5,                 // EIO
-        VfsError::BadHandle => 9,          // EBADF
-        VfsError::PermissionDenied => 13,  // EACCES
-        VfsError::NotDir => 20,            // ENOTDIR
-        VfsError::IsDir => 21,             // EISDIR
-        VfsError::InvalidArgument => 22,   // EINVAL
-        VfsError::ReadOnly => 30,          // EROFS
-        VfsError::Range => 34,             // ERANGE
-        VfsError::NameTooLong => 36,       // ENAMETOOLONG
-        VfsError::NoXattr => 61,           // ENODATA
-        VfsError::NotSupported => 95,      // EOPNOTSUPP
+        VfsError::NotFound => 2,          // ENOENT
+        VfsError::Io => 5,                // EIO
+        VfsError::BadHandle => 9,         // EBADF
+        VfsError::PermissionDenied => 13, // EACCES
+        VfsError::NotDir => 20,           // ENOTDIR
+        VfsError::IsDir => 21,            // EISDIR
+        VfsError::InvalidArgument => 22,  // EINVAL
+        VfsError::ReadOnly => 30,         // EROFS
+        VfsError::Range => 34,            // ERANGE
+        VfsError::NameTooLong => 36,      // ENAMETOOLONG
+        VfsError::NoXattr => 61,          // ENODATA
+        VfsError::NotSupported => 95,     // EOPNOTSUPP
     }
 }
 
 /// The macOS errno for an error: a missing xattr is ENOATTR there, and several numbers differ.
 pub fn macos(err: VfsError) -> i32 {
     match err {
-        VfsError::NotFound => 2,           // ENOENT
-        VfsError::Io => 5,                 // EIO
-        VfsError::BadHandle => 9,          // EBADF
-        VfsError::PermissionDenied => 13,  // EACCES
-        VfsError::NotDir => 20,            // ENOTDIR
-        VfsError::IsDir => 21,             // EISDIR
-        VfsError::InvalidArgument => 22,   // EINVAL
-        VfsError::ReadOnly => 30,          // EROFS
-        VfsError::Range => 34,             // ERANGE
-        VfsError::NameTooLong => 63,       // ENAMETOOLONG
-        VfsError::NoXattr => 93,           // ENOATTR
-        VfsError::NotSupported => 45,      // ENOTSUP
+        VfsError::NotFound => 2,          // ENOENT
+        VfsError::Io => 5,                // EIO
+        VfsError::BadHandle => 9,         // EBADF
+        VfsError::PermissionDenied => 13, // EACCES
+        VfsError::NotDir => 20,           // ENOTDIR
+        VfsError::IsDir => 21,            // EISDIR
+        VfsError::InvalidArgument => 22,  // EINVAL
+        VfsError::ReadOnly => 30,         // EROFS
+        VfsError::Range => 34,            // ERANGE
+        VfsError::NameTooLong => 63,      // ENAMETOOLONG
+        VfsError::NoXattr => 93,          // ENOATTR
+        VfsError::NotSupported => 45,     // ENOTSUP
     }
 }
 
 /// The errno of the OS this build runs on.
 pub fn native(err: VfsError) -> i32 {
-    if cfg!(target_os = "macos") { macos(err) } else { linux(err) }
+    if cfg!(target_os = "macos") {
+        macos(err)
+    } else {
+        linux(err)
+    }
 }
 
 #[cfg(test)]

@@ -7,5 +7,7 @@ use crate::vfs::VfsTree;
 
 /// Refuses clearly until the WinFsp adapter exists.
 pub fn mount<T: VfsTree>(_tree: T, _request: &MountRequest) -> Result<(), OpenError> {
-    Err(OpenError::Other("mounting on Windows is not supported by this build yet".into()))
+    Err(OpenError::Other(
+        "mounting on Windows is not supported by this build yet".into(),
+    ))
 }

@@ -13,7 +13,11 @@ use crate::session::{MountRequest, check_mountpoint};
 use crate::vfs::{GenerationSpec, Layout, LayoutOptions, View};
 
 #[derive(Parser, Debug)]
-#[command(name = "genmount", version, about = "Mount the generations of a backup repository, read-only")]
+#[command(
+    name = "genmount",
+    version,
+    about = "Mount the generations of a backup repository, read-only"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -108,7 +112,11 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// Which backend reads a repository.
@@ -131,12 +139,16 @@ fn backend(repo: &str) -> Result<Backend, OpenError> {
 
 /// ROOT as path components; `..` could leave the generation, so it is refused.
 fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
-    let Some(root) = root else { return Ok(Vec::new()) };
+    let Some(root) = root else {
+        return Ok(Vec::new());
+    };
     let text = root.to_string_lossy();
     let mut parts = Vec::new();
     for part in text.split('/').filter(|p| !p.is_empty() && *p != ".") {
         if part == ".." {
-            return Err(OpenError::Usage(format!("ROOT {text} must not contain '..'")));
+            return Err(OpenError::Usage(format!(
+                "ROOT {text} must not contain '..'"
+            )));
         }
         parts.push(part.as_bytes().to_vec());
     }
@@ -170,7 +182,11 @@ fn mount(args: MountArgs) -> Result<(), OpenError> {
     }
 }
 
-fn serve<R: Repository>(repo: R, options: LayoutOptions, request: &MountRequest) -> Result<(), OpenError> {
+fn serve<R: Repository>(
+    repo: R,
+    options: LayoutOptions,
+    request: &MountRequest,
+) -> Result<(), OpenError> {
     let layout = Layout::new(repo, options)?;
     crate::platform::mount(layout, request)
 }
@@ -197,7 +213,13 @@ fn describe(g: &Generation, json: bool) -> String {
         .to_string()
     } else {
         let known = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-        format!("{}\t{}\t{}\t{}", g.name, g.end.to_rfc3339(), known(g.size), known(g.files))
+        format!(
+            "{}\t{}\t{}\t{}",
+            g.name,
+            g.end.to_rfc3339(),
+            known(g.size),
+            known(g.files)
+        )
     }
 }
 
@@ -209,7 +231,10 @@ mod tests {
     fn root_is_split_and_dotdot_refused() {
         let parts = root_components(Some(Path::new("/home/./me/"))).ok();
         assert_eq!(parts, Some(vec![b"home".to_vec(), b"me".to_vec()]));
-        assert!(matches!(root_components(Some(Path::new("a/../b"))), Err(OpenError::Usage(_))));
+        assert!(matches!(
+            root_components(Some(Path::new("a/../b"))),
+            Err(OpenError::Usage(_))
+        ));
         assert_eq!(root_components(None).ok(), Some(Vec::new()));
     }
 

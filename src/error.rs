@@ -167,7 +167,10 @@ mod tests {
 
     #[test]
     fn damaged_repository_data_becomes_io() {
-        assert_eq!(VfsError::from(RepoError::Damaged("pack x".into())), VfsError::Io);
+        assert_eq!(
+            VfsError::from(RepoError::Damaged("pack x".into())),
+            VfsError::Io
+        );
         assert_eq!(VfsError::from(RepoError::NotFound), VfsError::NotFound);
     }
 }

@@ -60,7 +60,10 @@ impl Timestamp {
     pub fn new(secs: i64, nanos: i64) -> Timestamp {
         let extra = nanos.div_euclid(1_000_000_000);
         let nanos = nanos.rem_euclid(1_000_000_000) as u32;
-        Timestamp { secs: secs.saturating_add(extra), nanos }
+        Timestamp {
+            secs: secs.saturating_add(extra),
+            nanos,
+        }
     }
 
     /// The same instant as a `SystemTime`, before 1970 too.
@@ -71,7 +74,8 @@ impl Timestamp {
         } else {
             UNIX_EPOCH.checked_sub(Duration::from_secs(self.secs.unsigned_abs()))
         };
-        base.and_then(|t| t.checked_add(nanos)).unwrap_or(UNIX_EPOCH)
+        base.and_then(|t| t.checked_add(nanos))
+            .unwrap_or(UNIX_EPOCH)
     }
 
     /// The time as RFC 3339 in UTC, to the second: `2026-11-24T17:30:56Z`.
@@ -172,7 +176,12 @@ mod tests {
 
     #[test]
     fn timestamps_before_1970_round_trip() {
-        for (secs, nanos) in [(-1, 500_000_000), (-315_619_200, 123_456_789), (0, 0), (1_700_000_000, 1)] {
+        for (secs, nanos) in [
+            (-1, 500_000_000),
+            (-315_619_200, 123_456_789),
+            (0, 0),
+            (1_700_000_000, 1),
+        ] {
             let ts = Timestamp::new(secs, nanos);
             assert_eq!(Timestamp::from_system_time(ts.to_system_time()), ts);
         }
@@ -180,16 +189,34 @@ mod tests {
 
     #[test]
     fn timestamp_normalises_negative_nanos() {
-        assert_eq!(Timestamp::new(0, -1), Timestamp { secs: -1, nanos: 999_999_999 });
-        assert_eq!(Timestamp::new(1, 1_500_000_000), Timestamp { secs: 2, nanos: 500_000_000 });
+        assert_eq!(
+            Timestamp::new(0, -1),
+            Timestamp {
+                secs: -1,
+                nanos: 999_999_999
+            }
+        );
+        assert_eq!(
+            Timestamp::new(1, 1_500_000_000),
+            Timestamp {
+                secs: 2,
+                nanos: 500_000_000
+            }
+        );
     }
 
     #[test]
     fn rfc3339_dates() {
         assert_eq!(Timestamp::new(0, 0).to_rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::new(1_795_541_456, 0).to_rfc3339(), "2026-11-24T17:30:56Z");
+        assert_eq!(
+            Timestamp::new(1_795_541_456, 0).to_rfc3339(),
+            "2026-11-24T17:30:56Z"
+        );
         assert_eq!(Timestamp::new(-1, 0).to_rfc3339(), "1969-12-31T23:59:59Z");
-        assert_eq!(Timestamp::new(951_782_400, 0).to_rfc3339(), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            Timestamp::new(951_782_400, 0).to_rfc3339(),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn separators_and_nul_are_replaced() {
-        assert_eq!(safe_name(b"../etc/passwd").as_deref(), Some(&b".._etc_passwd"[..]));
+        assert_eq!(
+            safe_name(b"../etc/passwd").as_deref(),
+            Some(&b".._etc_passwd"[..])
+        );
         assert_eq!(safe_name(b"a\0b").as_deref(), Some(&b"a_b"[..]));
         assert_eq!(safe_name(b"...").as_deref(), Some(&b"..."[..]));
     }

@@ -32,11 +32,14 @@ pub fn check_mountpoint(path: &Path, allow_non_empty: bool) -> Result<(), OpenEr
         _ => OpenError::Mountpoint(format!("mountpoint {shown} cannot be used: {err}")),
     })?;
     if !md.is_dir() {
-        return Err(OpenError::Mountpoint(format!("mountpoint {shown} is not a directory")));
+        return Err(OpenError::Mountpoint(format!(
+            "mountpoint {shown} is not a directory"
+        )));
     }
     if !allow_non_empty {
-        let mut entries = std::fs::read_dir(path)
-            .map_err(|err| OpenError::Mountpoint(format!("mountpoint {shown} cannot be read: {err}")))?;
+        let mut entries = std::fs::read_dir(path).map_err(|err| {
+            OpenError::Mountpoint(format!("mountpoint {shown} cannot be read: {err}"))
+        })?;
         if entries.next().is_some() {
             return Err(OpenError::Mountpoint(format!(
                 "mountpoint {shown} is not empty (use --allow-non-empty to mount over it)"
@@ -56,8 +59,16 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, b"x")?;
         let missing = dir.path().join("missing");
-        for (path, allow) in [(&file, false), (&missing, false), (&dir.path().to_path_buf(), false)] {
-            assert!(matches!(check_mountpoint(path, allow), Err(OpenError::Mountpoint(_))), "{}", path.display());
+        for (path, allow) in [
+            (&file, false),
+            (&missing, false),
+            (&dir.path().to_path_buf(), false),
+        ] {
+            assert!(
+                matches!(check_mountpoint(path, allow), Err(OpenError::Mountpoint(_))),
+                "{}",
+                path.display()
+            );
         }
         assert!(check_mountpoint(dir.path(), true).is_ok());
         let empty = dir.path().join("empty");

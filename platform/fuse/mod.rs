@@ -8,10 +8,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLock, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request,
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyLock, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request,
 };
 
 pub use run::mount;
@@ -159,11 +159,28 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         }
     }
 
-    fn mknod(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _rdev: u32, reply: ReplyEntry) {
+    fn mknod(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
         reply_entry(reply, self.tree.mknod(parent.0, name.as_bytes()));
     }
 
-    fn mkdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, reply: ReplyEntry) {
+    fn mkdir(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
         reply_entry(reply, self.tree.mkdir(parent.0, name.as_bytes()));
     }
 
@@ -175,8 +192,19 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply_empty(reply, self.tree.rmdir(parent.0, name.as_bytes()));
     }
 
-    fn symlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, target: &std::path::Path, reply: ReplyEntry) {
-        reply_entry(reply, self.tree.symlink(parent.0, name.as_bytes(), target.as_os_str().as_bytes()));
+    fn symlink(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        target: &std::path::Path,
+        reply: ReplyEntry,
+    ) {
+        reply_entry(
+            reply,
+            self.tree
+                .symlink(parent.0, name.as_bytes(), target.as_os_str().as_bytes()),
+        );
     }
 
     fn rename(
@@ -189,11 +217,25 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         _flags: fuser::RenameFlags,
         reply: ReplyEmpty,
     ) {
-        reply_empty(reply, self.tree.rename(parent.0, name.as_bytes(), newparent.0, newname.as_bytes()));
+        reply_empty(
+            reply,
+            self.tree
+                .rename(parent.0, name.as_bytes(), newparent.0, newname.as_bytes()),
+        );
     }
 
-    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
-        reply_entry(reply, self.tree.link(ino.0, newparent.0, newname.as_bytes()));
+    fn link(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply_entry(
+            reply,
+            self.tree.link(ino.0, newparent.0, newname.as_bytes()),
+        );
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -246,7 +288,14 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         }
     }
 
-    fn flush(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+    fn flush(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
         let _span = tracing::debug_span!("flush", ino = ino.0).entered();
         reply_empty(reply, self.tree.flush(ino.0, fh.0));
     }
@@ -264,7 +313,14 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply_empty(reply, self.tree.release(ino.0, fh.0));
     }
 
-    fn fsync(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         reply_empty(reply, self.tree.fsync(ino.0, fh.0));
     }
 
@@ -276,40 +332,86 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         }
     }
 
-    fn readdir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
         let _span = tracing::debug_span!("readdir", ino = ino.0, offset).entered();
-        let result = self.tree.readdir(ino.0, fh.0, offset, false, &mut |entry, _| {
-            let name = OsStr::from_bytes(&entry.name);
-            !reply.add(INodeNo(entry.ino), entry.next_offset, file_type(entry.kind), name)
-        });
+        let result = self
+            .tree
+            .readdir(ino.0, fh.0, offset, false, &mut |entry, _| {
+                let name = OsStr::from_bytes(&entry.name);
+                !reply.add(
+                    INodeNo(entry.ino),
+                    entry.next_offset,
+                    file_type(entry.kind),
+                    name,
+                )
+            });
         match result {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno_of(err)),
         }
     }
 
-    fn readdirplus(&self, _req: &Request, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
         let _span = tracing::debug_span!("readdirplus", ino = ino.0, offset).entered();
-        let result = self.tree.readdir(ino.0, fh.0, offset, true, &mut |entry, plus| {
-            let Some(plus) = plus else { return false };
-            let mut attr = file_attr(&plus.attr);
-            attr.ino = INodeNo(entry.ino);
-            let name = OsStr::from_bytes(&entry.name);
-            !reply.add(INodeNo(entry.ino), entry.next_offset, name, &plus.ttl, &attr, Generation(0))
-        });
+        let result = self
+            .tree
+            .readdir(ino.0, fh.0, offset, true, &mut |entry, plus| {
+                let Some(plus) = plus else { return false };
+                let mut attr = file_attr(&plus.attr);
+                attr.ino = INodeNo(entry.ino);
+                let name = OsStr::from_bytes(&entry.name);
+                !reply.add(
+                    INodeNo(entry.ino),
+                    entry.next_offset,
+                    name,
+                    &plus.ttl,
+                    &attr,
+                    Generation(0),
+                )
+            });
         match result {
             Ok(()) => reply.ok(),
             Err(err) => reply.error(errno_of(err)),
         }
     }
 
-    fn releasedir(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+    fn releasedir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
         reply_empty(reply, self.tree.releasedir(ino.0, fh.0));
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: ReplyStatfs) {
         match self.tree.statfs(ino.0) {
-            Ok(s) => reply.statfs(s.blocks, 0, 0, s.files, 0, s.block_size, s.name_max, s.block_size),
+            Ok(s) => reply.statfs(
+                s.blocks,
+                0,
+                0,
+                s.files,
+                0,
+                s.block_size,
+                s.name_max,
+                s.block_size,
+            ),
             Err(err) => reply.error(errno_of(err)),
         }
     }
@@ -342,10 +444,22 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
-        reply_empty(reply, self.tree.access(ino.0, mask.contains(AccessFlags::W_OK)));
+        reply_empty(
+            reply,
+            self.tree.access(ino.0, mask.contains(AccessFlags::W_OK)),
+        );
     }
 
-    fn create(&self, _req: &Request, parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _flags: i32, reply: fuser::ReplyCreate) {
+    fn create(
+        &self,
+        _req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
         match self.tree.create(parent.0, name.as_bytes()) {
             Ok(_) => reply.error(errno_of(VfsError::ReadOnly)),
             Err(err) => reply.error(errno_of(err)),
@@ -388,7 +502,16 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply_empty(reply, self.tree.setlk(ino.0, fh.0));
     }
 
-    fn fallocate(&self, _req: &Request, ino: INodeNo, fh: FileHandle, _offset: u64, _length: u64, _mode: i32, reply: ReplyEmpty) {
+    fn fallocate(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
         reply_empty(reply, self.tree.fallocate(ino.0, fh.0));
     }
 }

@@ -1,6 +1,7 @@
 //! Mounting with fuser: mount options, the unix mountpoint checks, and the life of the session
 //! until it is unmounted from outside or a signal asks genmount to unmount and exit.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,9 +22,13 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     check_not_mounted(&request.mountpoint)?;
     let tree = Arc::new(tree);
     let config = config(request);
-    let session = Session::new(adapter(tree.clone()), &request.mountpoint, &config).map_err(|err| {
-        OpenError::Other(format!("cannot mount at {}: {err}", request.mountpoint.display()))
-    })?;
+    let session =
+        Session::new(adapter(tree.clone()), &request.mountpoint, &config).map_err(|err| {
+            OpenError::Other(format!(
+                "cannot mount at {}: {err}",
+                request.mountpoint.display()
+            ))
+        })?;
     tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|err| OpenError::Other(format!("cannot handle signals: {err}")))?;
@@ -51,11 +56,71 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
         }
         if let Ok(signal) = stop_rx.recv_timeout(Duration::from_millis(200)) {
             tracing::info!(signal, "unmounting");
-            break background.umount_and_join();
+            // fusermount3's auto_unmount helper leaves a live filesystem mounted when its socket
+            // closes, so fuser's own unmount is not enough: unmount first, then let the workers end.
+            if let Err(err) = unmount(&request.mountpoint) {
+                tracing::warn!("unmount failed: {err}");
+                break background.umount_and_join();
+            }
+            break background.join();
         }
     };
     handle.close();
-    result.map_err(|err| OpenError::Other(format!("mount at {} ended with an error: {err}", request.mountpoint.display())))
+    result.map_err(|err| {
+        OpenError::Other(format!(
+            "mount at {} ended with an error: {err}",
+            request.mountpoint.display()
+        ))
+    })
+}
+
+/// Unmounts a FUSE mount: directly as root, else through fusermount; lazily if it is busy, so that
+/// the daemon can exit and programs still inside see the mount go away when they leave.
+pub fn unmount(path: &Path) -> std::io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the calls.
+    let direct = |flags: i32| unsafe { platform_umount(c_path.as_ptr(), flags) };
+    if direct(0) == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EBUSY) && direct(LAZY) == 0 {
+        return Ok(());
+    }
+    fusermount_unmount(path).map_err(|_| err)
+}
+
+#[cfg(target_os = "linux")]
+const LAZY: i32 = libc::MNT_DETACH;
+#[cfg(not(target_os = "linux"))]
+const LAZY: i32 = libc::MNT_FORCE;
+
+#[cfg(target_os = "linux")]
+unsafe fn platform_umount(path: *const libc::c_char, flags: i32) -> i32 {
+    // SAFETY: the caller passes a valid C string.
+    unsafe { libc::umount2(path, flags) }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn platform_umount(path: *const libc::c_char, flags: i32) -> i32 {
+    // SAFETY: the caller passes a valid C string.
+    unsafe { libc::unmount(path, flags) }
+}
+
+/// Unprivileged unmount through the setuid helper (`-z`: lazily).
+fn fusermount_unmount(path: &Path) -> std::io::Result<()> {
+    for helper in ["fusermount3", "fusermount"] {
+        let status = std::process::Command::new(helper)
+            .args(["-u", "-z", "-q", "--"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if status.is_ok_and(|s| s.success()) {
+            return Ok(());
+        }
+    }
+    Err(std::io::Error::other("fusermount could not unmount"))
 }
 
 fn config(request: &MountRequest) -> Config {
@@ -67,9 +132,18 @@ fn config(request: &MountRequest) -> Config {
         MountOption::FSName(request.fsname.clone()),
         MountOption::Subtype("genmount".into()),
     ];
-    options.extend(request.options.iter().map(|opt| MountOption::CUSTOM(opt.clone())));
+    options.extend(
+        request
+            .options
+            .iter()
+            .map(|opt| MountOption::CUSTOM(opt.clone())),
+    );
     let mut config = Config::default();
-    config.acl = if request.allow_other { SessionACL::All } else { SessionACL::Owner };
+    config.acl = if request.allow_other {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
     if can_auto_unmount(request.allow_other) {
         options.push(MountOption::AutoUnmount);
         if config.acl == SessionACL::Owner {

@@ -51,7 +51,9 @@ fn number(bytes: &[u8], pos: &mut usize, digits: usize) -> Option<u32> {
         return None;
     }
     *pos += digits;
-    field.iter().try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
+    field
+        .iter()
+        .try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
 }
 
 fn skip_separator(bytes: &[u8], pos: &mut usize, allowed: &[u8]) {
@@ -66,11 +68,23 @@ mod tests {
 
     #[test]
     fn common_snapshot_names() {
-        assert_eq!(date_in_name("2026-11-24_17-30-56"), Some((2026, 11, 24, 17, 30, 56)));
-        assert_eq!(date_in_name("20261124T173056"), Some((2026, 11, 24, 17, 30, 56)));
+        assert_eq!(
+            date_in_name("2026-11-24_17-30-56"),
+            Some((2026, 11, 24, 17, 30, 56))
+        );
+        assert_eq!(
+            date_in_name("20261124T173056"),
+            Some((2026, 11, 24, 17, 30, 56))
+        );
         assert_eq!(date_in_name("home@2026.01.02"), Some((2026, 1, 2, 0, 0, 0)));
-        assert_eq!(date_in_name("zfs-auto-snap_daily-2026-11-24-0800"), Some((2026, 11, 24, 8, 0, 0)));
-        assert_eq!(date_in_name("2026-11-24 09:15"), Some((2026, 11, 24, 9, 15, 0)));
+        assert_eq!(
+            date_in_name("zfs-auto-snap_daily-2026-11-24-0800"),
+            Some((2026, 11, 24, 8, 0, 0))
+        );
+        assert_eq!(
+            date_in_name("2026-11-24 09:15"),
+            Some((2026, 11, 24, 9, 15, 0))
+        );
     }
 
     #[test]

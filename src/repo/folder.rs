@@ -25,7 +25,10 @@ impl FolderRepo {
     /// Opens a folder of generations; it must exist and be a readable directory.
     pub fn open(root: &Path) -> Result<FolderRepo, OpenError> {
         let md = std::fs::metadata(root).map_err(|err| {
-            OpenError::Repository(format!("repository {} cannot be read: {err}", root.display()))
+            OpenError::Repository(format!(
+                "repository {} cannot be read: {err}",
+                root.display()
+            ))
         })?;
         if !md.is_dir() {
             return Err(OpenError::Repository(format!(
@@ -34,15 +37,24 @@ impl FolderRepo {
             )));
         }
         let generations = scan(root).map_err(|err| {
-            OpenError::Repository(format!("repository {} cannot be listed: {err}", root.display()))
+            OpenError::Repository(format!(
+                "repository {} cannot be listed: {err}",
+                root.display()
+            ))
         })?;
-        Ok(FolderRepo { root: root.to_path_buf(), generations: RwLock::new(generations.into()) })
+        Ok(FolderRepo {
+            root: root.to_path_buf(),
+            generations: RwLock::new(generations.into()),
+        })
     }
 }
 
 /// Whether a generation directory's name marks it as unfinished (or hidden, as a dot-file).
 pub fn is_unfinished(name: &str) -> bool {
-    name.starts_with('.') || UNFINISHED_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+    name.starts_with('.')
+        || UNFINISHED_SUFFIXES
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
 }
 
 /// The generations in `root`, oldest first: by the dates their names carry when every finished one
@@ -73,8 +85,16 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
     }
     let by_name_date = found.iter().all(|(g, date)| g.checkpoint || date.is_some());
     found.sort_by(|(a, da), (b, db)| {
-        let key_a: (Option<NameDate>, Timestamp) = if by_name_date { (*da, Timestamp::EPOCH) } else { (None, a.end) };
-        let key_b: (Option<NameDate>, Timestamp) = if by_name_date { (*db, Timestamp::EPOCH) } else { (None, b.end) };
+        let key_a: (Option<NameDate>, Timestamp) = if by_name_date {
+            (*da, Timestamp::EPOCH)
+        } else {
+            (None, a.end)
+        };
+        let key_b: (Option<NameDate>, Timestamp) = if by_name_date {
+            (*db, Timestamp::EPOCH)
+        } else {
+            (None, b.end)
+        };
         key_a.cmp(&key_b).then_with(|| a.name.cmp(&b.name))
     });
     Ok(found.into_iter().map(|(g, _)| g).collect())
@@ -89,8 +109,13 @@ fn io_error(path: &Path, err: io::Error) -> RepoError {
 }
 
 fn node_at(path: PathBuf) -> Result<Node<Arc<Path>>, RepoError> {
-    let md = path.symlink_metadata().map_err(|err| io_error(&path, err))?;
-    Ok(Node { meta: localfs::meta_of(&md), handle: path.into() })
+    let md = path
+        .symlink_metadata()
+        .map_err(|err| io_error(&path, err))?;
+    Ok(Node {
+        meta: localfs::meta_of(&md),
+        handle: path.into(),
+    })
 }
 
 impl Repository for FolderRepo {
@@ -109,7 +134,9 @@ impl Repository for FolderRepo {
     }
 
     fn refresh(&self) -> Result<(), RepoError> {
-        let fresh: Arc<[Generation]> = scan(&self.root).map_err(|err| io_error(&self.root, err))?.into();
+        let fresh: Arc<[Generation]> = scan(&self.root)
+            .map_err(|err| io_error(&self.root, err))?
+            .into();
         match self.generations.write() {
             Ok(mut guard) => *guard = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -186,12 +213,25 @@ mod tests {
     #[test]
     fn date_named_generations_sort_by_name_date() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        for name in ["2026-01-02", "2025-12-31", "2026-01-01", "2026-01-03.partial"] {
+        for name in [
+            "2026-01-02",
+            "2025-12-31",
+            "2026-01-01",
+            "2026-01-03.partial",
+        ] {
             std::fs::create_dir(dir.path().join(name))?;
         }
         let repo = FolderRepo::open(dir.path())?;
         let names: Vec<String> = repo.generations().iter().map(|g| g.name.clone()).collect();
-        assert_eq!(names, ["2025-12-31", "2026-01-01", "2026-01-02", "2026-01-03.partial"]);
+        assert_eq!(
+            names,
+            [
+                "2025-12-31",
+                "2026-01-01",
+                "2026-01-02",
+                "2026-01-03.partial"
+            ]
+        );
         Ok(())
     }
 

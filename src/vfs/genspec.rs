@@ -63,7 +63,11 @@ mod tests {
     #[test]
     fn parses_and_picks() {
         let names = ["a", "b", "c"];
-        let pick = |s: &str| s.parse::<GenerationSpec>().ok().and_then(|g| g.pick(&names));
+        let pick = |s: &str| {
+            s.parse::<GenerationSpec>()
+                .ok()
+                .and_then(|g| g.pick(&names))
+        };
         assert_eq!(pick("latest"), Some(2));
         assert_eq!(pick("latest~0"), Some(2));
         assert_eq!(pick("latest~2"), Some(0));

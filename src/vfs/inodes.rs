@@ -53,7 +53,10 @@ impl InoKey {
             hasher.finish()
         };
         let ino = hash(0).max(FIRST_DYNAMIC);
-        InoKey { ino, check: hash(1) }
+        InoKey {
+            ino,
+            check: hash(1),
+        }
     }
 }
 
@@ -71,13 +74,17 @@ pub struct InodeTable<H> {
 
 impl<H> Default for InodeTable<H> {
     fn default() -> Self {
-        InodeTable { map: Mutex::new(HashMap::new()) }
+        InodeTable {
+            map: Mutex::new(HashMap::new()),
+        }
     }
 }
 
 impl<H> InodeTable<H> {
     fn lock(&self) -> MutexGuard<'_, HashMap<Ino, Held<H>>> {
-        self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn get(&self, ino: Ino) -> Option<Arc<Slot<H>>> {
@@ -97,7 +104,12 @@ impl<H> InodeTable<H> {
                 }
                 Some(_) => ino = ino.wrapping_add(1).max(FIRST_DYNAMIC),
                 None => {
-                    let held = Held { check: key.check, slot: Arc::new(slot), lookups: 1, pinned: false };
+                    let held = Held {
+                        check: key.check,
+                        slot: Arc::new(slot),
+                        lookups: 1,
+                        pinned: false,
+                    };
                     map.insert(ino, held);
                     return ino;
                 }
@@ -107,7 +119,12 @@ impl<H> InodeTable<H> {
 
     /// Keeps `slot` at `ino` for the life of the mount.
     pub fn pin(&self, ino: Ino, slot: Slot<H>) {
-        let held = Held { check: 0, slot: Arc::new(slot), lookups: 0, pinned: true };
+        let held = Held {
+            check: 0,
+            slot: Arc::new(slot),
+            lookups: 0,
+            pinned: true,
+        };
         self.lock().insert(ino, held);
     }
 
@@ -142,7 +159,10 @@ mod tests {
         let mut meta = Meta::synthetic(FileKind::File, 0o644, 1, Timestamp::EPOCH);
         meta.nlink = nlink;
         meta.link_id = link;
-        Slot { generation: 100, node: Node { meta, handle: () } }
+        Slot {
+            generation: 100,
+            node: Node { meta, handle: () },
+        }
     }
 
     #[test]

@@ -70,7 +70,9 @@ struct State<H> {
 
 impl<H> State<H> {
     fn find(&self, name: &[u8]) -> Option<&GenView<H>> {
-        self.generations.iter().find(|g| g.generation.name.as_bytes() == name)
+        self.generations
+            .iter()
+            .find(|g| g.generation.name.as_bytes() == name)
     }
 
     fn latest(&self) -> Option<&GenView<H>> {
@@ -117,7 +119,9 @@ pub struct Layout<R: Repository> {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<R: Repository> Layout<R> {
@@ -126,7 +130,10 @@ impl<R: Repository> Layout<R> {
         let mut layout = Layout {
             repo,
             options,
-            state: RwLock::new(Arc::new(State { generations: Vec::new(), refreshed: now() })),
+            state: RwLock::new(Arc::new(State {
+                generations: Vec::new(),
+                refreshed: now(),
+            })),
             inodes: InodeTable::default(),
             files: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
@@ -137,7 +144,11 @@ impl<R: Repository> Layout<R> {
         };
         let state = layout.build_state();
         if state.generations.is_empty() {
-            let what = if layout.options.root.is_empty() { "" } else { " that holds ROOT" };
+            let what = if layout.options.root.is_empty() {
+                ""
+            } else {
+                " that holds ROOT"
+            };
             return Err(OpenError::Generation(format!(
                 "repository {} has no finished generation{what}",
                 layout.repo.describe()
@@ -150,6 +161,12 @@ impl<R: Repository> Layout<R> {
         Ok(layout)
     }
 
+    /// How many inodes the kernel holds references to.
+    #[cfg(test)]
+    pub(crate) fn held_inodes(&self) -> usize {
+        self.inodes.len()
+    }
+
     /// The repository under the layout.
     pub fn repository(&self) -> &R {
         &self.repo
@@ -158,12 +175,21 @@ impl<R: Repository> Layout<R> {
     fn pin_single(&self, state: &State<R::Handle>) -> Result<Generation, OpenError> {
         let spec = &self.options.generation;
         let chosen = self.pick(spec).ok_or_else(|| {
-            OpenError::Generation(format!("no generation '{spec}' in {}", self.repo.describe()))
+            OpenError::Generation(format!(
+                "no generation '{spec}' in {}",
+                self.repo.describe()
+            ))
         })?;
         let view = state.find(chosen.name.as_bytes()).ok_or_else(|| {
             OpenError::Generation(format!("generation {} does not hold ROOT", chosen.name))
         })?;
-        self.inodes.pin(ROOT_INO, Slot { generation: view.ino, node: view.root.clone() });
+        self.inodes.pin(
+            ROOT_INO,
+            Slot {
+                generation: view.ino,
+                node: view.root.clone(),
+            },
+        );
         Ok(chosen)
     }
 
@@ -191,15 +217,24 @@ impl<R: Repository> Layout<R> {
             match self.resolve_root(generation) {
                 Ok(root) => {
                     let ino = InoKey::child(ROOT_INO, generation.id.as_bytes()).ino;
-                    generations.push(GenView { generation: generation.clone(), ino, root });
+                    generations.push(GenView {
+                        generation: generation.clone(),
+                        ino,
+                        root,
+                    });
                 }
                 Err(RepoError::Damaged(msg)) => {
                     tracing::warn!(generation = %generation.name, "generation unreadable, hidden: {msg}")
                 }
-                Err(_) => tracing::debug!(generation = %generation.name, "ROOT missing; generation hidden"),
+                Err(_) => {
+                    tracing::debug!(generation = %generation.name, "ROOT missing; generation hidden")
+                }
             }
         }
-        State { generations, refreshed: now() }
+        State {
+            generations,
+            refreshed: now(),
+        }
     }
 
     /// ROOT inside `generation`, dated with the generation's end time. ROOT must be a directory.
@@ -228,7 +263,11 @@ impl<R: Repository> Layout<R> {
             ROOT_INO if self.multiple() => Ok(Target::Root),
             LATEST_INO if self.multiple() => Ok(Target::Latest),
             PID_INO if self.multiple() => Ok(Target::Pid),
-            _ => self.inodes.get(ino).map(Target::Node).ok_or(VfsError::NotFound),
+            _ => self
+                .inodes
+                .get(ino)
+                .map(Target::Node)
+                .ok_or(VfsError::NotFound),
         }
     }
 
@@ -258,12 +297,22 @@ impl<R: Repository> Layout<R> {
     fn latest_meta(&self, state: &State<R::Handle>) -> VfsResult<Meta> {
         let latest = state.latest().ok_or(VfsError::NotFound)?;
         let size = latest.generation.name.len() as u64;
-        Ok(self.owned(Meta::synthetic(FileKind::Symlink, 0o777, size, latest.generation.end)))
+        Ok(self.owned(Meta::synthetic(
+            FileKind::Symlink,
+            0o777,
+            size,
+            latest.generation.end,
+        )))
     }
 
     fn pid_meta(&self, state: &State<R::Handle>) -> Meta {
         let size = self.pid_text().len() as u64;
-        self.owned(Meta::synthetic(FileKind::File, 0o444, size, state.refreshed))
+        self.owned(Meta::synthetic(
+            FileKind::File,
+            0o444,
+            size,
+            state.refreshed,
+        ))
     }
 
     /// Logs a repository failure once per object and turns it into the error the caller sees.
@@ -285,7 +334,10 @@ impl<R: Repository> Layout<R> {
                 name: g.generation.name.clone().into_bytes(),
                 kind: FileKind::Dir,
                 key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
-                slot: Some(Slot { generation: g.ino, node: g.root.clone() }),
+                slot: Some(Slot {
+                    generation: g.ino,
+                    node: g.root.clone(),
+                }),
                 fixed: None,
             })
             .collect();
@@ -307,14 +359,20 @@ impl<R: Repository> Layout<R> {
         if slot.node.meta.kind != FileKind::Dir {
             return Err(VfsError::NotDir);
         }
-        let raw = self.repo.list(&slot.node.handle).map_err(|e| self.fail(e, "list"))?;
+        let raw = self
+            .repo
+            .list(&slot.node.handle)
+            .map_err(|e| self.fail(e, "list"))?;
         let listing = names::safe_listing(raw, "directory");
         Ok(listing
             .into_iter()
             .map(|(name, node)| Child {
                 key: InoKey::for_node(slot.generation, ino, &name, &node),
                 kind: node.meta.kind,
-                slot: Some(Slot { generation: slot.generation, node }),
+                slot: Some(Slot {
+                    generation: slot.generation,
+                    node,
+                }),
                 fixed: None,
                 name,
             })
@@ -333,18 +391,31 @@ impl<R: Repository> Layout<R> {
     fn remember(&self, key: InoKey, slot: Slot<R::Handle>) -> Entry {
         let meta = slot.node.meta.clone();
         let ino = self.inodes.remember(key, slot);
-        Entry { attr: Attr { ino, meta }, ttl: GENERATION_TTL }
+        Entry {
+            attr: Attr { ino, meta },
+            ttl: GENERATION_TTL,
+        }
     }
 
     fn lookup_root(&self, name: &[u8]) -> VfsResult<Entry> {
         let state = self.state();
         if name == LATEST_NAME || name == PID_NAME {
-            let ino = if name == LATEST_NAME { LATEST_INO } else { PID_INO };
+            let ino = if name == LATEST_NAME {
+                LATEST_INO
+            } else {
+                PID_INO
+            };
             return self.getattr(ino);
         }
         let view = state.find(name).ok_or(VfsError::NotFound)?;
         let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
-        let mut entry = self.remember(key, Slot { generation: view.ino, node: view.root.clone() });
+        let mut entry = self.remember(
+            key,
+            Slot {
+                generation: view.ino,
+                node: view.root.clone(),
+            },
+        );
         entry.ttl = ROOT_TTL;
         Ok(entry)
     }
@@ -364,7 +435,9 @@ impl<R: Repository> Layout<R> {
         tracing::info!(generations = fresh.generations.len(), "repository re-read");
         if let Some(invalidator) = self.invalidator.get() {
             for gone in old.generations.iter().filter(|g| {
-                fresh.find(g.generation.name.as_bytes()).is_none_or(|f| f.ino != g.ino)
+                fresh
+                    .find(g.generation.name.as_bytes())
+                    .is_none_or(|f| f.ino != g.ino)
             }) {
                 invalidator.entry(ROOT_INO, gone.generation.name.as_bytes());
             }
@@ -386,7 +459,11 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn refresh(&self) -> VfsResult<()> {
-        if self.multiple() { self.reread() } else { Ok(()) }
+        if self.multiple() {
+            self.reread()
+        } else {
+            Ok(())
+        }
     }
 
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry> {
@@ -401,9 +478,18 @@ impl<R: Repository> VfsTree for Layout<R> {
         if slot.node.meta.kind != FileKind::Dir {
             return Err(VfsError::NotDir);
         }
-        let node = self.repo.lookup(&slot.node.handle, name).map_err(|e| self.fail(e, "lookup"))?;
+        let node = self
+            .repo
+            .lookup(&slot.node.handle, name)
+            .map_err(|e| self.fail(e, "lookup"))?;
         let key = InoKey::for_node(slot.generation, parent, name, &node);
-        Ok(self.remember(key, Slot { generation: slot.generation, node }))
+        Ok(self.remember(
+            key,
+            Slot {
+                generation: slot.generation,
+                node,
+            },
+        ))
     }
 
     fn forget(&self, ino: Ino, nlookup: u64) {
@@ -418,7 +504,10 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Pid => (self.pid_meta(&state), ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
         };
-        Ok(Entry { attr: Attr { ino, meta }, ttl })
+        Ok(Entry {
+            attr: Attr { ino, meta },
+            ttl,
+        })
     }
 
     fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>> {
@@ -428,9 +517,10 @@ impl<R: Repository> VfsTree for Layout<R> {
                 let latest = state.latest().ok_or(VfsError::NotFound)?;
                 Ok(latest.generation.name.clone().into_bytes())
             }
-            Target::Node(slot) if slot.node.meta.kind == FileKind::Symlink => {
-                self.repo.readlink(&slot.node.handle).map_err(|e| self.fail(e, "readlink"))
-            }
+            Target::Node(slot) if slot.node.meta.kind == FileKind::Symlink => self
+                .repo
+                .readlink(&slot.node.handle)
+                .map_err(|e| self.fail(e, "readlink")),
             _ => Err(VfsError::InvalidArgument),
         }
     }
@@ -443,7 +533,10 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Pid => (OpenFile::Pid, false),
             Target::Node(slot) => match slot.node.meta.kind {
                 FileKind::File => {
-                    let reader = self.repo.open(&slot.node).map_err(|e| self.fail(e, "open"))?;
+                    let reader = self
+                        .repo
+                        .open(&slot.node)
+                        .map_err(|e| self.fail(e, "open"))?;
                     (OpenFile::Data(reader), true)
                 }
                 FileKind::Dir => return Err(VfsError::IsDir),
@@ -454,26 +547,39 @@ impl<R: Repository> VfsTree for Layout<R> {
         };
         let fh = self.next_fh();
         lock(&self.files).insert(fh, Arc::new(file));
-        Ok(Opened { fh, keep_cache, direct_io: false })
+        Ok(Opened {
+            fh,
+            keep_cache,
+            direct_io: false,
+        })
     }
 
     fn read(&self, _ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
-        let file = lock(&self.files).get(&fh).cloned().ok_or(VfsError::BadHandle)?;
+        let file = lock(&self.files)
+            .get(&fh)
+            .cloned()
+            .ok_or(VfsError::BadHandle)?;
         match &*file {
             OpenFile::Pid => {
                 let text = self.pid_text();
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(text.len());
                 let end = start.saturating_add(size as usize).min(text.len());
                 Ok(text[start..end].to_vec())
             }
-            OpenFile::Data(reader) => {
-                self.repo.read(reader, offset, size).map_err(|e| self.fail(e, "read"))
-            }
+            OpenFile::Data(reader) => self
+                .repo
+                .read(reader, offset, size)
+                .map_err(|e| self.fail(e, "read")),
         }
     }
 
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()> {
-        let is_pid = matches!(lock(&self.files).get(&fh).map(|f| &**f), Some(OpenFile::Pid));
+        let is_pid = matches!(
+            lock(&self.files).get(&fh).map(|f| &**f),
+            Some(OpenFile::Pid)
+        );
         if ino == PID_INO && is_pid {
             return self.refresh();
         }
@@ -481,7 +587,10 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn release(&self, _ino: Ino, fh: u64) -> VfsResult<()> {
-        lock(&self.files).remove(&fh).map(|_| ()).ok_or(VfsError::BadHandle)
+        lock(&self.files)
+            .remove(&fh)
+            .map(|_| ())
+            .ok_or(VfsError::BadHandle)
     }
 
     fn opendir(&self, ino: Ino) -> VfsResult<Opened> {
@@ -492,7 +601,11 @@ impl<R: Repository> VfsTree for Layout<R> {
         };
         let fh = self.next_fh();
         lock(&self.dirs).insert(fh, Arc::new(children));
-        Ok(Opened { fh, keep_cache: ino != ROOT_INO || !self.multiple(), direct_io: false })
+        Ok(Opened {
+            fh,
+            keep_cache: ino != ROOT_INO || !self.multiple(),
+            direct_io: false,
+        })
     }
 
     fn readdir(
@@ -503,20 +616,39 @@ impl<R: Repository> VfsTree for Layout<R> {
         plus: bool,
         add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
     ) -> VfsResult<()> {
-        let children = lock(&self.dirs).get(&fh).cloned().ok_or(VfsError::BadHandle)?;
+        let children = lock(&self.dirs)
+            .get(&fh)
+            .cloned()
+            .ok_or(VfsError::BadHandle)?;
         let own = self.getattr(ino)?;
         let dots = [(&b"."[..], ino), (&b".."[..], ROOT_INO)];
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for index in start..dots.len() + children.len() {
             let next_offset = index as u64 + 1;
             let (entry, plus_entry, counted) = if let Some((name, dot_ino)) = dots.get(index) {
-                let entry = DirEntry { name: name.to_vec(), ino: *dot_ino, kind: FileKind::Dir, next_offset };
+                let entry = DirEntry {
+                    name: name.to_vec(),
+                    ino: *dot_ino,
+                    kind: FileKind::Dir,
+                    next_offset,
+                };
                 (entry, plus.then(|| own.clone()), false)
             } else {
                 let child = &children[index - dots.len()];
-                let plus_entry = if plus { Some(self.remember_child(child)?) } else { None };
-                let ino = plus_entry.as_ref().map_or(child.fixed.unwrap_or(child.key.ino), |e| e.attr.ino);
-                let entry = DirEntry { name: child.name.clone(), ino, kind: child.kind, next_offset };
+                let plus_entry = if plus {
+                    Some(self.remember_child(child)?)
+                } else {
+                    None
+                };
+                let ino = plus_entry
+                    .as_ref()
+                    .map_or(child.fixed.unwrap_or(child.key.ino), |e| e.attr.ino);
+                let entry = DirEntry {
+                    name: child.name.clone(),
+                    ino,
+                    kind: child.kind,
+                    next_offset,
+                };
                 (entry, plus_entry, plus && child.fixed.is_none())
             };
             if !add(&entry, plus_entry.as_ref()) {
@@ -530,21 +662,30 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn releasedir(&self, _ino: Ino, fh: u64) -> VfsResult<()> {
-        lock(&self.dirs).remove(&fh).map(|_| ()).ok_or(VfsError::BadHandle)
+        lock(&self.dirs)
+            .remove(&fh)
+            .map(|_| ())
+            .ok_or(VfsError::BadHandle)
     }
 
     fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> VfsResult<XattrReply> {
         let Ok(slot) = self.node_slot(ino) else {
             return Err(VfsError::NoXattr);
         };
-        let xattrs = self.repo.xattrs(&slot.node.handle).map_err(|e| self.fail(e, "getxattr"))?;
+        let xattrs = self
+            .repo
+            .xattrs(&slot.node.handle)
+            .map_err(|e| self.fail(e, "getxattr"))?;
         let value = xattrs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
         XattrReply::for_request(value.ok_or(VfsError::NoXattr)?, size)
     }
 
     fn listxattr(&self, ino: Ino, size: u32) -> VfsResult<XattrReply> {
         let xattrs = match self.node_slot(ino) {
-            Ok(slot) => self.repo.xattrs(&slot.node.handle).map_err(|e| self.fail(e, "listxattr"))?,
+            Ok(slot) => self
+                .repo
+                .xattrs(&slot.node.handle)
+                .map_err(|e| self.fail(e, "listxattr"))?,
             Err(_) => Vec::new(),
         };
         let mut list = Vec::new();
@@ -561,8 +702,14 @@ impl<R: Repository> VfsTree for Layout<R> {
             Some(generation) => vec![generation],
             None => state.generations.iter().map(|g| &g.generation).collect(),
         };
-        let bytes: u64 = shown.iter().filter_map(|g| g.size).fold(0, u64::saturating_add);
-        let files: u64 = shown.iter().filter_map(|g| g.files).fold(0, u64::saturating_add);
+        let bytes: u64 = shown
+            .iter()
+            .filter_map(|g| g.size)
+            .fold(0, u64::saturating_add);
+        let files: u64 = shown
+            .iter()
+            .filter_map(|g| g.files)
+            .fold(0, u64::saturating_add);
         Ok(StatFs {
             blocks: bytes.div_ceil(u64::from(BLOCK_SIZE)),
             files,

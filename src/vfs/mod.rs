@@ -4,6 +4,8 @@
 mod genspec;
 mod inodes;
 mod layout;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -143,7 +145,11 @@ pub trait VfsTree: Send + Sync + 'static {
     /// Checks access; anything that asks to write is refused.
     fn access(&self, ino: Ino, write: bool) -> VfsResult<()> {
         self.getattr(ino)?;
-        if write { Err(VfsError::ReadOnly) } else { Ok(()) }
+        if write {
+            Err(VfsError::ReadOnly)
+        } else {
+            Ok(())
+        }
     }
 
     fn setattr(&self, _ino: Ino) -> VfsResult<Entry> {
@@ -170,7 +176,13 @@ pub trait VfsTree: Send + Sync + 'static {
     fn rmdir(&self, _parent: Ino, _name: &[u8]) -> VfsResult<()> {
         Err(VfsError::ReadOnly)
     }
-    fn rename(&self, _parent: Ino, _name: &[u8], _new_parent: Ino, _new_name: &[u8]) -> VfsResult<()> {
+    fn rename(
+        &self,
+        _parent: Ino,
+        _name: &[u8],
+        _new_parent: Ino,
+        _new_name: &[u8],
+    ) -> VfsResult<()> {
         Err(VfsError::ReadOnly)
     }
     fn write(&self, _ino: Ino, _fh: u64, _offset: u64, _data: &[u8]) -> VfsResult<u32> {

@@ -1,0 +1,377 @@
+//! The layout exercised through `VfsTree` alone, over snapshot folders in a temporary directory:
+//! no FUSE, no kernel, just the operations an adapter would call.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::error::OpenError;
+use crate::repo::Repository;
+use crate::repo::folder::FolderRepo;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn make_repo(gens: &[&str]) -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    for name in gens {
+        let gen_dir = dir.path().join(name);
+        std::fs::create_dir_all(gen_dir.join("sub/deeper"))?;
+        std::fs::write(gen_dir.join("file"), name.as_bytes())?;
+        std::fs::write(gen_dir.join("sub/deeper/inner"), b"inner")?;
+    }
+    Ok(dir)
+}
+
+fn layout(dir: &Path, options: LayoutOptions) -> Result<Layout<FolderRepo>, OpenError> {
+    Layout::new(
+        FolderRepo::open(dir)?,
+        LayoutOptions {
+            pid: 4242,
+            ..options
+        },
+    )
+}
+
+fn names_of<T: VfsTree>(tree: &T, ino: Ino, plus: bool) -> VfsResult<Vec<String>> {
+    let dir = tree.opendir(ino)?;
+    let mut names = Vec::new();
+    tree.readdir(ino, dir.fh, 0, plus, &mut |entry, _| {
+        names.push(String::from_utf8_lossy(&entry.name).into_owned());
+        true
+    })?;
+    tree.releasedir(ino, dir.fh)?;
+    Ok(names)
+}
+
+fn read_all<T: VfsTree>(tree: &T, ino: Ino) -> VfsResult<Vec<u8>> {
+    let opened = tree.open(ino, OpenMode::default())?;
+    let data = tree.read(ino, opened.fh, 0, 1 << 20)?;
+    tree.flush(ino, opened.fh)?;
+    tree.release(ino, opened.fh)?;
+    Ok(data)
+}
+
+fn walk<T: VfsTree>(tree: &T, path: &[&str]) -> VfsResult<Entry> {
+    let mut entry = tree.getattr(ROOT_INO)?;
+    for part in path {
+        entry = tree.lookup(entry.attr.ino, part.as_bytes())?;
+    }
+    Ok(entry)
+}
+
+#[derive(Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Invalidator for Recorder {
+    fn entry(&self, parent: Ino, name: &[u8]) {
+        let text = format!("entry {parent} {}", String::from_utf8_lossy(name));
+        self.0.lock().map(|mut v| v.push(text)).unwrap_or_default();
+    }
+    fn inode(&self, ino: Ino) {
+        self.0
+            .lock()
+            .map(|mut v| v.push(format!("inode {ino}")))
+            .unwrap_or_default();
+    }
+}
+
+#[test]
+fn root_lists_finished_generations_latest_and_pid() -> TestResult {
+    let dir = make_repo(&["2026-01-01", "2026-01-02", "2026-01-03.partial", ".hidden"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let names = names_of(&tree, ROOT_INO, false)?;
+    assert_eq!(
+        names,
+        [".", "..", "2026-01-01", "2026-01-02", "latest", ".pid"]
+    );
+    let latest = tree.lookup(ROOT_INO, b"latest")?;
+    assert_eq!(latest.attr.meta.kind, crate::meta::FileKind::Symlink);
+    assert_eq!(tree.readlink(latest.attr.ino)?, b"2026-01-02");
+    let pid = tree.lookup(ROOT_INO, b".pid")?;
+    assert_eq!(read_all(&tree, pid.attr.ino)?, b"4242\n");
+    assert_eq!(pid.attr.meta.size, 5);
+    assert_eq!(
+        tree.lookup(ROOT_INO, b"2026-01-03.partial"),
+        Err(VfsError::NotFound)
+    );
+    Ok(())
+}
+
+#[test]
+fn generation_directory_carries_its_end_time() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let generation = tree.lookup(ROOT_INO, b"2026-01-01")?;
+    let end = tree.repository().generations()[0].end;
+    assert_eq!(generation.attr.meta.mtime, end);
+    assert_eq!(generation.attr.meta.ctime, end);
+    assert_eq!(
+        read_all(&tree, walk(&tree, &["2026-01-01", "file"])?.attr.ino)?,
+        b"2026-01-01"
+    );
+    Ok(())
+}
+
+#[test]
+fn closing_pid_refreshes_and_invalidates() -> TestResult {
+    let dir = make_repo(&["2026-01-01", "2026-01-02"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    tree.set_invalidator(Box::new(Recorder(log.clone())));
+    std::fs::create_dir(dir.path().join("2026-01-03"))?;
+    std::fs::remove_dir_all(dir.path().join("2026-01-01"))?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, false)?.len(),
+        6,
+        "no refresh before .pid is closed"
+    );
+    let pid = tree.lookup(ROOT_INO, b".pid")?;
+    read_all(&tree, pid.attr.ino)?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, false)?,
+        [".", "..", "2026-01-02", "2026-01-03", "latest", ".pid"]
+    );
+    assert_eq!(
+        tree.readlink(tree.lookup(ROOT_INO, b"latest")?.attr.ino)?,
+        b"2026-01-03"
+    );
+    let log = log.lock().map(|v| v.clone()).unwrap_or_default();
+    assert!(log.contains(&"entry 1 2026-01-01".to_string()), "{log:?}");
+    assert!(log.contains(&"entry 1 latest".to_string()), "{log:?}");
+    Ok(())
+}
+
+#[test]
+fn single_view_picks_latest_back_n() -> TestResult {
+    let dir = make_repo(&["2026-01-01", "2026-01-02", "2026-01-03"])?;
+    let options = LayoutOptions {
+        view: View::Single,
+        generation: "latest~1".parse()?,
+        ..Default::default()
+    };
+    let tree = layout(dir.path(), options)?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, false)?,
+        [".", "..", "file", "sub"]
+    );
+    assert_eq!(
+        read_all(&tree, walk(&tree, &["file"])?.attr.ino)?,
+        b"2026-01-02"
+    );
+    assert_eq!(tree.lookup(ROOT_INO, b".pid"), Err(VfsError::NotFound));
+    let missing = LayoutOptions {
+        view: View::Single,
+        generation: "latest~3".parse()?,
+        ..Default::default()
+    };
+    assert!(matches!(
+        layout(dir.path(), missing),
+        Err(OpenError::Generation(_))
+    ));
+    let named = LayoutOptions {
+        view: View::Single,
+        generation: "nope".parse()?,
+        ..Default::default()
+    };
+    assert!(matches!(
+        layout(dir.path(), named),
+        Err(OpenError::Generation(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn root_subtree_hides_generations_without_it() -> TestResult {
+    let dir = make_repo(&["2026-01-01", "2026-01-02"])?;
+    std::fs::remove_dir_all(dir.path().join("2026-01-02/sub"))?;
+    let root = vec![b"sub".to_vec(), b"deeper".to_vec()];
+    let tree = layout(
+        dir.path(),
+        LayoutOptions {
+            root: root.clone(),
+            ..Default::default()
+        },
+    )?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, false)?,
+        [".", "..", "2026-01-01", "latest", ".pid"]
+    );
+    assert_eq!(
+        read_all(&tree, walk(&tree, &["2026-01-01", "inner"])?.attr.ino)?,
+        b"inner"
+    );
+    let single = LayoutOptions {
+        view: View::Single,
+        root,
+        ..Default::default()
+    };
+    assert!(matches!(
+        layout(dir.path(), single),
+        Err(OpenError::Generation(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn no_generations_is_an_error() -> TestResult {
+    let dir = make_repo(&["x.partial"])?;
+    assert!(matches!(
+        layout(dir.path(), LayoutOptions::default()),
+        Err(OpenError::Generation(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn inodes_are_stable_and_forgotten() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let first = walk(&tree, &["2026-01-01", "sub", "deeper", "inner"])?
+        .attr
+        .ino;
+    assert_eq!(
+        walk(&tree, &["2026-01-01", "sub", "deeper", "inner"])?
+            .attr
+            .ino,
+        first
+    );
+    let held = tree.held_inodes();
+    tree.forget(first, 2);
+    assert_eq!(tree.held_inodes(), held - 1);
+    assert_eq!(tree.getattr(first), Err(VfsError::NotFound));
+    assert_eq!(
+        walk(&tree, &["2026-01-01", "sub", "deeper", "inner"])?
+            .attr
+            .ino,
+        first
+    );
+    Ok(())
+}
+
+#[test]
+fn readdirplus_counts_only_what_fits() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    for i in 0..10 {
+        std::fs::write(dir.path().join(format!("2026-01-01/f{i}")), b"x")?;
+    }
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let gen_ino = tree.lookup(ROOT_INO, b"2026-01-01")?.attr.ino;
+    let before = tree.held_inodes();
+    let handle = tree.opendir(gen_ino)?;
+    let mut seen = Vec::new();
+    tree.readdir(gen_ino, handle.fh, 0, true, &mut |entry, plus| {
+        if seen.len() == 5 {
+            return false;
+        }
+        assert!(plus.is_some());
+        seen.push(entry.clone());
+        true
+    })?;
+    // ".", ".." and three children were added; the refused sixth entry is not counted.
+    assert_eq!(tree.held_inodes(), before + 3);
+    let mut rest = Vec::new();
+    tree.readdir(
+        gen_ino,
+        handle.fh,
+        seen[4].next_offset,
+        false,
+        &mut |entry, _| {
+            rest.push(String::from_utf8_lossy(&entry.name).into_owned());
+            true
+        },
+    )?;
+    assert_eq!(seen.len() + rest.len(), 2 + 12);
+    assert!(!rest.contains(&String::from_utf8_lossy(&seen[4].name).into_owned()));
+    Ok(())
+}
+
+#[test]
+fn writes_are_refused_and_locks_unsupported() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let file = walk(&tree, &["2026-01-01", "file"])?.attr.ino;
+    let write = OpenMode {
+        write: true,
+        ..Default::default()
+    };
+    assert_eq!(tree.open(file, write), Err(VfsError::ReadOnly));
+    assert_eq!(
+        tree.open(
+            file,
+            OpenMode {
+                truncate: true,
+                ..Default::default()
+            }
+        ),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(tree.open(3, write), Err(VfsError::ReadOnly));
+    assert_eq!(tree.mkdir(ROOT_INO, b"x"), Err(VfsError::ReadOnly));
+    assert_eq!(tree.unlink(ROOT_INO, b"latest"), Err(VfsError::ReadOnly));
+    assert_eq!(
+        tree.rename(ROOT_INO, b"a", ROOT_INO, b"b"),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(tree.setattr(file), Err(VfsError::ReadOnly));
+    assert_eq!(
+        tree.setxattr(file, b"user.a", b"1"),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(tree.access(file, true), Err(VfsError::ReadOnly));
+    assert_eq!(tree.access(file, false), Ok(()));
+    assert_eq!(tree.setlk(file, 0), Err(VfsError::NotSupported));
+    assert_eq!(tree.readlink(file), Err(VfsError::InvalidArgument));
+    Ok(())
+}
+
+#[test]
+fn xattr_sizes_and_ranges() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    let path = dir.path().join("2026-01-01/file");
+    if let Err(err) = xattr::set(&path, "user.colour", b"blue") {
+        panic!("this test needs user xattrs on the temp directory's filesystem: {err}");
+    }
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let file = walk(&tree, &["2026-01-01", "file"])?.attr.ino;
+    assert_eq!(tree.getxattr(file, b"user.colour", 0)?, XattrReply::Size(4));
+    assert_eq!(
+        tree.getxattr(file, b"user.colour", 4)?,
+        XattrReply::Data(b"blue".to_vec())
+    );
+    assert_eq!(tree.getxattr(file, b"user.colour", 3), Err(VfsError::Range));
+    assert_eq!(
+        tree.getxattr(file, b"user.none", 10),
+        Err(VfsError::NoXattr)
+    );
+    assert_eq!(tree.listxattr(file, 0)?, XattrReply::Size(12));
+    assert_eq!(tree.listxattr(file, 1), Err(VfsError::Range));
+    assert_eq!(
+        tree.getxattr(ROOT_INO, b"user.colour", 0),
+        Err(VfsError::NoXattr)
+    );
+    Ok(())
+}
+
+#[test]
+fn hardlinks_share_an_inode_and_report_nlink() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    std::fs::hard_link(
+        dir.path().join("2026-01-01/file"),
+        dir.path().join("2026-01-01/sub/link"),
+    )?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let a = walk(&tree, &["2026-01-01", "file"])?;
+    let b = walk(&tree, &["2026-01-01", "sub", "link"])?;
+    assert_eq!(a.attr.ino, b.attr.ino);
+    assert_eq!(a.attr.meta.nlink, 2);
+    Ok(())
+}
+
+#[test]
+fn statfs_reports_name_max() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let stats = tree.statfs(ROOT_INO)?;
+    assert_eq!(stats.name_max, 255);
+    Ok(())
+}
