@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use super::datename::{NameDate, date_in_name};
 use super::localfs;
-use super::{Generation, Repository};
+use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
 use crate::meta::{Node, Timestamp};
 use crate::names;
@@ -148,7 +148,7 @@ impl Repository for FolderRepo {
         node_at(self.root.join(&generation.name))
     }
 
-    fn list(&self, dir: &Self::Handle) -> Result<Vec<(Vec<u8>, Node<Self::Handle>)>, RepoError> {
+    fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|err| io_error(dir, err))? {
             let entry = entry.map_err(|err| io_error(dir, err))?;
@@ -175,7 +175,7 @@ impl Repository for FolderRepo {
         Ok(localfs::name_bytes(target.as_os_str()))
     }
 
-    fn xattrs(&self, node: &Self::Handle) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RepoError> {
+    fn xattrs(&self, node: &Self::Handle) -> Result<Xattrs, RepoError> {
         match localfs::xattrs(node) {
             Ok(list) => Ok(list),
             Err(err) if err.kind() == io::ErrorKind::Unsupported => Ok(Vec::new()),

@@ -71,7 +71,7 @@ cfg_if::cfg_if! {
             std::ffi::OsStr::from_bytes(name)
         }
 
-        pub fn xattrs(path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        pub fn xattrs(path: &Path) -> io::Result<super::Xattrs> {
             let mut out = Vec::new();
             for name in xattr::list(path)? {
                 if let Some(value) = xattr::get(path, &name)? {
@@ -130,7 +130,7 @@ cfg_if::cfg_if! {
             std::str::from_utf8(name).map(std::ffi::OsStr::new).unwrap_or_default()
         }
 
-        pub fn xattrs(_path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        pub fn xattrs(_path: &Path) -> io::Result<super::Xattrs> {
             Ok(Vec::new())
         }
     }

@@ -11,6 +11,11 @@ use crate::error::RepoError;
 use crate::meta::{Node, Timestamp};
 use crate::names;
 
+/// A directory's entries: name as stored, and node.
+pub type Listing<H> = Vec<(Vec<u8>, Node<H>)>;
+/// Extended attributes: name and value.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One generation (snapshot) of a repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generation {
@@ -46,7 +51,7 @@ pub trait Repository: Send + Sync + 'static {
     fn root(&self, generation: &Generation) -> Result<Node<Self::Handle>, RepoError>;
 
     /// The entries of a directory, with names exactly as stored (`names` makes them safe).
-    fn list(&self, dir: &Self::Handle) -> Result<Vec<(Vec<u8>, Node<Self::Handle>)>, RepoError>;
+    fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError>;
 
     /// One entry of a directory by its shown name. The default lists the directory.
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
@@ -62,7 +67,7 @@ pub trait Repository: Send + Sync + 'static {
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError>;
 
     /// The extended attributes of a node: name and value.
-    fn xattrs(&self, node: &Self::Handle) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RepoError>;
+    fn xattrs(&self, node: &Self::Handle) -> Result<Xattrs, RepoError>;
 
     /// Opens a regular file for reading.
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;

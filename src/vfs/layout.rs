@@ -103,6 +103,9 @@ struct Child<H> {
     fixed: Option<Ino>,
 }
 
+/// An open directory: the snapshot of its entries taken at opendir.
+type OpenDir<H> = Arc<Vec<Child<H>>>;
+
 /// The mount's filesystem over a repository.
 pub struct Layout<R: Repository> {
     repo: R,
@@ -110,7 +113,7 @@ pub struct Layout<R: Repository> {
     state: RwLock<Arc<State<R::Handle>>>,
     inodes: InodeTable<R::Handle>,
     files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
-    dirs: Mutex<HashMap<u64, Arc<Vec<Child<R::Handle>>>>>,
+    dirs: Mutex<HashMap<u64, OpenDir<R::Handle>>>,
     next_fh: AtomicU64,
     invalidator: OnceLock<Box<dyn Invalidator>>,
     damaged: Mutex<HashSet<String>>,

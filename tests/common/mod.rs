@@ -1,0 +1,429 @@
+//! Shared helpers of the integration tests: a genmount daemon mounted through the real kernel FUSE,
+//! a source tree full of edge cases, and a field-by-field comparison of two trees.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_genmount");
+
+/// Fails loudly when the machine cannot run FUSE tests: they must never pass by skipping.
+pub fn require_fuse() {
+    assert!(
+        Path::new("/dev/fuse").exists(),
+        "/dev/fuse is missing: these tests need FUSE"
+    );
+}
+
+/// Whether `path` is a mountpoint right now, according to the kernel.
+pub fn is_mounted(path: &Path) -> bool {
+    let wanted = path.to_string_lossy().replace(' ', "\\040");
+    std::fs::read_to_string("/proc/self/mounts")
+        .map(|text| {
+            text.lines()
+                .any(|line| line.split(' ').nth(1) == Some(wanted.as_str()))
+        })
+        .unwrap_or(false)
+}
+
+/// A running `genmount mount`; unmounts (SIGTERM) when dropped.
+pub struct Mount {
+    pub child: Option<Child>,
+    pub mountpoint: PathBuf,
+}
+
+impl Mount {
+    /// Starts genmount with `args` and waits until the mount is live.
+    pub fn start(args: &[&OsStr], mountpoint: &Path) -> Mount {
+        require_fuse();
+        let child = Command::new(BIN)
+            .arg("mount")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("genmount starts");
+        let mut mount = Mount {
+            child: Some(child),
+            mountpoint: mountpoint.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !is_mounted(mountpoint) {
+            if let Some(child) = mount.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let err = read_stderr(child);
+                panic!("genmount exited ({status}) before mounting: {err}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "genmount did not mount within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        mount
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Sends `signal` and waits for the daemon to exit; returns its status.
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        let mut child = self.child.take().expect("the daemon is still owned");
+        // SAFETY: kill with a valid pid and signal number has no memory effects.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "genmount did not exit within 20 s of signal {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop_with(libc::SIGTERM);
+        }
+        if is_mounted(&self.mountpoint) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.mountpoint)
+                .status();
+        }
+    }
+}
+
+fn read_stderr(child: &mut Child) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    text
+}
+
+/// Runs genmount to completion (for commands that fail or print); returns status, stdout, stderr.
+pub fn run(args: &[&OsStr]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("genmount runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Bytes that look random and are the same every run.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn c_path(path: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL in test paths")
+}
+
+/// Sets atime and mtime of `path` without following a symlink.
+pub fn set_times(path: &Path, atime: (i64, i64), mtime: (i64, i64)) {
+    let times = [
+        libc::timespec {
+            tv_sec: atime.0,
+            tv_nsec: atime.1,
+        },
+        libc::timespec {
+            tv_sec: mtime.0,
+            tv_nsec: mtime.1,
+        },
+    ];
+    let p = c_path(path);
+    // SAFETY: valid C string and a two-element timespec array, as utimensat requires.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "utimensat {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn mknod(path: &Path, mode: u32, dev: u64) {
+    let p = c_path(path);
+    // SAFETY: valid C string; mknod only creates a node.
+    let rc = unsafe { libc::mknod(p.as_ptr(), mode, dev) };
+    assert_eq!(
+        rc,
+        0,
+        "mknod {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) {
+    let p = c_path(path);
+    // SAFETY: valid C string.
+    let rc = unsafe { libc::lchown(p.as_ptr(), uid, gid) };
+    assert_eq!(
+        rc,
+        0,
+        "lchown {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A tree with every node type and edge case genmount must serve exactly. `variant` changes a
+/// few contents so that generations differ.
+pub fn build_edge_tree(root: &Path, variant: u8) {
+    let w = |rel: &str, data: &[u8]| std::fs::write(root.join(rel), data).expect("write");
+    std::fs::create_dir_all(root.join("dir/nested/deeper")).expect("mkdir");
+    w("empty", b"");
+    w("one", b"x");
+    for (i, size) in [4095usize, 4096, 4097, 131_073, 3 * 1024 * 1024 + 7]
+        .into_iter()
+        .enumerate()
+    {
+        w(
+            &format!("size-{size}"),
+            &pseudo_random(size, i as u64 + u64::from(variant)),
+        );
+    }
+    w(
+        "dir/nested/deeper/leaf.txt",
+        format!("leaf of variant {variant}\n").as_bytes(),
+    );
+    w("variant", &[variant]);
+    std::os::unix::fs::symlink("size-4096", root.join("link-relative")).expect("symlink");
+    std::os::unix::fs::symlink("/etc/passwd", root.join("link-absolute")).expect("symlink");
+    std::os::unix::fs::symlink("../nowhere/at/all", root.join("dir/link-dangling"))
+        .expect("symlink");
+    w("hard-a", b"shared by two names\n");
+    std::fs::hard_link(root.join("hard-a"), root.join("dir/hard-b")).expect("hardlink");
+    for name in [
+        &b"with space"[..],
+        b"new\nline",
+        b"\xff\xfe-not-utf8",
+        b"-dash",
+        "ünïcödé".as_bytes(),
+    ] {
+        std::fs::write(root.join(OsStr::from_bytes(name)), name).expect("odd name");
+    }
+    w(&"n".repeat(255), b"longest name");
+    xattr::set(root.join("one"), "user.colour", b"blue").expect("user xattrs are needed");
+    xattr::set(root.join("dir"), "user.empty", b"").expect("xattr");
+    w("setuid", b"#!/bin/sh\n");
+    chmod(&root.join("setuid"), 0o4755);
+    std::fs::create_dir(root.join("setgid-dir")).expect("mkdir");
+    chmod(&root.join("setgid-dir"), 0o2755);
+    std::fs::create_dir(root.join("sticky-dir")).expect("mkdir");
+    chmod(&root.join("sticky-dir"), 0o1777);
+    w("private", b"secret\n");
+    chmod(&root.join("private"), 0o600);
+    w("no-perms", b"none\n");
+    chmod(&root.join("no-perms"), 0o000);
+    w("foreign", b"owned by someone else\n");
+    chown(&root.join("foreign"), 1234, 5678);
+    mknod(&root.join("fifo"), libc::S_IFIFO | 0o644, 0);
+    mknod(
+        &root.join("chardev"),
+        libc::S_IFCHR | 0o600,
+        libc::makedev(1, 3),
+    );
+    drop(std::os::unix::net::UnixListener::bind(root.join("socket")).expect("socket"));
+    set_times(
+        &root.join("one"),
+        (-315_619_200, 123_456_789),
+        (-1, 999_999_999),
+    );
+    set_times(
+        &root.join("link-relative"),
+        (1_000_000_000, 5),
+        (1_000_000_001, 6),
+    );
+    set_times(
+        &root.join("dir/nested"),
+        (-86_400, 1),
+        (-172_800, 987_654_321),
+    );
+}
+
+/// Adds `count` small files spread over `dirs` folders.
+pub fn add_bulk(root: &Path, dirs: usize, count: usize) {
+    for i in 0..count {
+        let dir = root.join(format!("bulk/d{:03}", i % dirs));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(
+            dir.join(format!("f{i:05}")),
+            pseudo_random(i % 3000, i as u64),
+        )
+        .expect("write");
+    }
+}
+
+/// Lists the relative paths below `root`, sorted, without following symlinks.
+pub fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(root.join(&rel))
+            .unwrap_or_else(|e| panic!("read_dir {}: {e}", root.join(&rel).display()))
+            .map(|e| rel.join(e.expect("entry").file_name()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            if root
+                .join(&entry)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_dir())
+            {
+                stack.push(entry.clone());
+            }
+            out.push(entry);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn xattrs_of(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out: Vec<_> = xattr::list(path)
+        .unwrap_or_else(|e| panic!("listxattr {}: {e}", path.display()))
+        .map(|name| {
+            let value = xattr::get(path, &name).ok().flatten().unwrap_or_default();
+            (name.as_bytes().to_vec(), value)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Compares every entry below `src` and `mounted`: names, type, mode, owner, size, times, nlink,
+/// rdev, symlink targets, xattrs, contents, and that hardlinks share one inode. Returns the count.
+pub fn compare_trees(src: &Path, mounted: &Path) -> usize {
+    let src_paths = walk(src);
+    assert_eq!(
+        src_paths,
+        walk(mounted),
+        "the mount lists other names than {}",
+        src.display()
+    );
+    let mut inodes: HashMap<u64, u64> = HashMap::new();
+    let mut seen_mount_inodes: HashMap<u64, u64> = HashMap::new();
+    for rel in &src_paths {
+        let (a, b) = (src.join(rel), mounted.join(rel));
+        let (sa, sb) = (
+            a.symlink_metadata().expect("lstat src"),
+            b.symlink_metadata().expect("lstat mount"),
+        );
+        let what = rel.display();
+        assert_eq!(sa.mode(), sb.mode(), "mode of {what}");
+        assert_eq!(
+            (sa.uid(), sa.gid()),
+            (sb.uid(), sb.gid()),
+            "owner of {what}"
+        );
+        assert_eq!(sa.size(), sb.size(), "size of {what}");
+        assert_eq!(
+            (sa.mtime(), sa.mtime_nsec()),
+            (sb.mtime(), sb.mtime_nsec()),
+            "mtime of {what}"
+        );
+        assert_eq!(
+            (sa.ctime(), sa.ctime_nsec()),
+            (sb.ctime(), sb.ctime_nsec()),
+            "ctime of {what}"
+        );
+        assert_eq!(
+            (sa.atime(), sa.atime_nsec()),
+            (sb.atime(), sb.atime_nsec()),
+            "atime of {what}"
+        );
+        assert_eq!(sa.nlink(), sb.nlink(), "nlink of {what}");
+        assert_eq!(sa.rdev(), sb.rdev(), "rdev of {what}");
+        assert_eq!(sa.blocks(), sb.blocks(), "blocks of {what}");
+        if let Some(previous) = inodes.insert(sa.ino(), sb.ino()) {
+            assert_eq!(
+                previous,
+                sb.ino(),
+                "hardlinks of {what} must share an inode"
+            );
+        }
+        if let Some(previous) = seen_mount_inodes.insert(sb.ino(), sa.ino()) {
+            assert_eq!(
+                previous,
+                sa.ino(),
+                "{what} shares an inode with an unrelated entry"
+            );
+        }
+        let ft = sa.file_type();
+        if ft.is_symlink() {
+            assert_eq!(
+                std::fs::read_link(&a).ok(),
+                std::fs::read_link(&b).ok(),
+                "target of {what}"
+            );
+        } else if !ft.is_fifo() && !ft.is_socket() && !ft.is_char_device() {
+            assert_eq!(xattrs_of(&a), xattrs_of(&b), "xattrs of {what}");
+        }
+    }
+    for rel in &src_paths {
+        let a = src.join(rel);
+        if a.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
+            let expected = std::fs::read(&a).expect("read src");
+            let got = std::fs::read(mounted.join(rel))
+                .unwrap_or_else(|e| panic!("read {}: {e}", rel.display()));
+            assert!(expected == got, "contents of {} differ", rel.display());
+        }
+    }
+    src_paths.len()
+}
+
+/// A second of wall-clock time from now, as (secs, nanos).
+pub fn now_plus(secs: i64) -> (i64, i64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970");
+    (now.as_secs() as i64 + secs, 0)
+}
