@@ -386,8 +386,14 @@ fn the_bundled_demo_mounts() -> TestResult {
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt)?;
     let _mount = Mount::start(&[os(&demo), os(&mnt)], &mnt);
-    assert_eq!(std::fs::read_link(mnt.join("latest"))?, Path::new("2026-11-15_09-00-00"));
-    compare_trees(&demo.join("2026-11-08_09-00-00"), &mnt.join("2026-11-08_09-00-00"));
+    assert_eq!(
+        std::fs::read_link(mnt.join("latest"))?,
+        Path::new("2026-11-15_09-00-00")
+    );
+    compare_trees(
+        &demo.join("2026-11-08_09-00-00"),
+        &mnt.join("2026-11-08_09-00-00"),
+    );
     assert_eq!(
         std::fs::read_to_string(mnt.join("latest/notes-link"))?,
         "Shopping: coffee\nCall the plumber\n"
