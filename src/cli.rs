@@ -2,12 +2,15 @@
 //! of every failure to one line on stderr and its documented exit code.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use crate::error::OpenError;
 use crate::repo::folder::FolderRepo;
+use crate::repo::restic::open::PasswordSource;
+use crate::repo::restic::{ResticOptions, ResticRepo, SnapshotFilter};
 use crate::repo::{Generation, Repository};
 use crate::session::{MountRequest, check_mountpoint};
 use crate::vfs::{GenerationSpec, Layout, LayoutOptions, View};
@@ -37,14 +40,52 @@ enum Command {
     Generations(GenerationsArgs),
 }
 
+/// How to reach a repository: shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+struct RepoArgs {
+    /// Read the restic password from the first line of this file.
+    #[arg(long, env = "RESTIC_PASSWORD_FILE", value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Run this command (no shell) and take the first line of its output as the restic password.
+    #[arg(long, env = "RESTIC_PASSWORD_COMMAND", value_name = "COMMAND")]
+    password_command: Option<String>,
+    /// Where rustic keeps its local cache of snapshots, index and trees.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Keep no local cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Only snapshots of this host (repeatable: any of them).
+    #[arg(long, value_name = "HOST")]
+    host: Vec<String>,
+    /// Only snapshots with all these tags, comma-separated (repeatable: any of the lists).
+    #[arg(long, value_name = "TAG[,TAG]")]
+    tag: Vec<String>,
+    /// Only snapshots that include this path (repeatable: all of them).
+    #[arg(long, value_name = "PATH")]
+    path: Vec<String>,
+    /// How generation directories are named: {time}, {id}, {long_id}, {host}, {user}, {tags}, {label}.
+    #[arg(long, default_value = crate::repo::restic::naming::DEFAULT_TEMPLATE, value_name = "TEMPLATE")]
+    name_template: String,
+    /// Hold no restic lock while mounted (for read-only media).
+    #[arg(long)]
+    no_lock: bool,
+}
+
 #[derive(Args, Debug)]
 struct MountArgs {
-    /// The repository: a folder of snapshot directories (`dir:PATH` forces that reading).
+    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`) or a
+    /// folder of snapshot directories (`dir:PATH`); `-` or left out: $RESTIC_REPOSITORY.
     repo: String,
     /// An empty directory to mount on.
-    mountpoint: PathBuf,
+    mountpoint: Option<PathBuf>,
     /// Show only this path inside each generation.
     root: Option<PathBuf>,
+    #[command(flatten)]
+    access: RepoArgs,
+    /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    refresh_interval: u64,
     /// `multiple`: a directory per generation; `single`: one generation at the mountpoint.
     #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
     view: ViewArg,
@@ -68,7 +109,10 @@ struct MountArgs {
 #[derive(Args, Debug)]
 struct GenerationsArgs {
     /// The repository, as for `mount`.
+    #[arg(default_value = "-")]
     repo: String,
+    #[command(flatten)]
+    access: RepoArgs,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
@@ -122,19 +166,66 @@ fn init_logging(verbose: u8, quiet: bool) {
 /// Which backend reads a repository.
 enum Backend {
     Folder(PathBuf),
+    /// A location as rustic_backend reads it.
+    Restic(String),
 }
 
+/// Restic's remote forms that need the OpenDAL backend, which is a cargo feature.
+const OPENDAL_SCHEMES: [&str; 6] = ["s3:", "b2:", "azure:", "gs:", "sftp:", "swift:"];
+
 fn backend(repo: &str) -> Result<Backend, OpenError> {
+    let repo = if repo == "-" {
+        std::env::var("RESTIC_REPOSITORY").map_err(|_| {
+            OpenError::Usage("no repository given, and RESTIC_REPOSITORY is not set".into())
+        })?
+    } else {
+        repo.to_string()
+    };
     if let Some(path) = repo.strip_prefix("dir:") {
         return Ok(Backend::Folder(PathBuf::from(path)));
     }
-    let path = Path::new(repo);
-    if path.join("config").is_file() && path.join("keys").is_dir() {
-        return Err(OpenError::Repository(format!(
-            "{repo} is a restic repository, which this build cannot read yet (use dir:{repo} to read it as a folder)"
+    if let Some(path) = repo.strip_prefix("restic:") {
+        return Ok(Backend::Restic(format!("local:{path}")));
+    }
+    if ["local:", "rest:", "rclone:", "opendal:"]
+        .iter()
+        .any(|p| repo.starts_with(p))
+    {
+        return Ok(Backend::Restic(repo));
+    }
+    if OPENDAL_SCHEMES.iter().any(|p| repo.starts_with(p)) {
+        return Err(OpenError::Usage(format!(
+            "{repo}: this kind of repository is read through OpenDAL (build with --features opendal and use an opendal: location)"
         )));
     }
+    let path = Path::new(&repo);
+    if path.join("config").is_file() && path.join("keys").is_dir() {
+        return Ok(Backend::Restic(format!("local:{repo}")));
+    }
     Ok(Backend::Folder(path.to_path_buf()))
+}
+
+fn restic_options(location: String, access: &RepoArgs) -> ResticOptions {
+    ResticOptions {
+        location,
+        password: PasswordSource {
+            file: access.password_file.clone(),
+            command: access.password_command.clone(),
+        },
+        cache_dir: access.cache_dir.clone(),
+        no_cache: access.no_cache,
+        filter: SnapshotFilter {
+            hosts: access.host.clone(),
+            tags: access
+                .tag
+                .iter()
+                .map(|t| t.split(',').map(str::to_string).collect())
+                .collect(),
+            paths: access.path.clone(),
+        },
+        template: access.name_template.clone(),
+        lock: !access.no_lock,
+    }
 }
 
 /// ROOT as path components; `..` could leave the generation, so it is refused.
@@ -155,8 +246,12 @@ fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
     Ok(parts)
 }
 
-fn mount(args: MountArgs) -> Result<(), OpenError> {
-    check_mountpoint(&args.mountpoint, args.allow_non_empty)?;
+fn mount(mut args: MountArgs) -> Result<(), OpenError> {
+    let mountpoint = match args.mountpoint.take() {
+        Some(mountpoint) => mountpoint,
+        None => PathBuf::from(std::mem::replace(&mut args.repo, "-".into())),
+    };
+    check_mountpoint(&mountpoint, args.allow_non_empty)?;
     let (uid, gid) = crate::platform::owner();
     let options = LayoutOptions {
         view: match args.view {
@@ -169,16 +264,24 @@ fn mount(args: MountArgs) -> Result<(), OpenError> {
         uid,
         gid,
     };
+    let backend = backend(&args.repo)?;
     let request = MountRequest {
-        mountpoint: args.mountpoint.clone(),
-        fsname: format!("genmount:{}", args.repo),
+        mountpoint,
+        fsname: format!("genmount:{}", crate::repo::restic::open::redact(&args.repo)),
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,
         options: args.options.clone(),
         threads: usize::from(args.threads),
+        refresh_interval: (args.refresh_interval > 0)
+            .then(|| Duration::from_secs(args.refresh_interval)),
     };
-    match backend(&args.repo)? {
+    match backend {
         Backend::Folder(path) => serve(FolderRepo::open(&path)?, options, &request),
+        Backend::Restic(location) => serve(
+            ResticRepo::open(&restic_options(location, &args.access))?,
+            options,
+            &request,
+        ),
     }
 }
 
@@ -194,6 +297,11 @@ fn serve<R: Repository>(
 fn generations(args: GenerationsArgs) -> Result<(), OpenError> {
     let list = match backend(&args.repo)? {
         Backend::Folder(path) => FolderRepo::open(&path)?.generations(),
+        Backend::Restic(location) => {
+            let mut options = restic_options(location, &args.access);
+            options.lock = false;
+            ResticRepo::open(&options)?.generations()
+        }
     };
     for generation in list.iter().filter(|g| !g.checkpoint) {
         println!("{}", describe(generation, args.json));

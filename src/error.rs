@@ -105,6 +105,8 @@ pub enum OpenError {
     Locked(String),
     /// Wrong password (exit 12, as restic).
     Password(String),
+    /// No password could be had: none given, an unreadable file, a failing command (exit 5).
+    Credentials(String),
     /// The mountpoint is missing, not a directory, not empty or already mounted (exit 3).
     Mountpoint(String),
     /// No generation matches, or ROOT is missing from it (exit 4).
@@ -123,6 +125,7 @@ impl OpenError {
             OpenError::Usage(_) => 2,
             OpenError::Mountpoint(_) => 3,
             OpenError::Generation(_) => 4,
+            OpenError::Credentials(_) => 5,
             OpenError::Repository(_) => 10,
             OpenError::Locked(_) => 11,
             OpenError::Password(_) => 12,
@@ -136,6 +139,7 @@ impl fmt::Display for OpenError {
             OpenError::Repository(m)
             | OpenError::Locked(m)
             | OpenError::Password(m)
+            | OpenError::Credentials(m)
             | OpenError::Mountpoint(m)
             | OpenError::Generation(m)
             | OpenError::Usage(m)
@@ -157,12 +161,13 @@ mod tests {
             OpenError::Usage(String::new()),
             OpenError::Mountpoint(String::new()),
             OpenError::Generation(String::new()),
+            OpenError::Credentials(String::new()),
             OpenError::Repository(String::new()),
             OpenError::Locked(String::new()),
             OpenError::Password(String::new()),
         ];
         let codes: Vec<i32> = all.iter().map(OpenError::exit_code).collect();
-        assert_eq!(codes, vec![1, 2, 3, 4, 10, 11, 12]);
+        assert_eq!(codes, vec![1, 2, 3, 4, 5, 10, 11, 12]);
     }
 
     #[test]

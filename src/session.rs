@@ -2,8 +2,11 @@
 //! hold on every OS. Platform adapters take a `MountRequest` and add their own checks.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::OpenError;
+use crate::vfs::VfsTree;
 
 /// Everything an adapter needs to mount a tree.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +22,20 @@ pub struct MountRequest {
     pub options: Vec<String>,
     /// Worker threads serving the kernel.
     pub threads: usize,
+    /// Re-read the repository this often, besides when `.pid` is closed.
+    pub refresh_interval: Option<Duration>,
+}
+
+/// Re-reads the tree's repository every `interval` for the rest of the process's life.
+pub fn spawn_refresher<T: VfsTree>(tree: Arc<T>, interval: Duration) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(interval);
+            if let Err(err) = tree.refresh() {
+                tracing::warn!("periodic refresh failed: {err}");
+            }
+        }
+    });
 }
 
 /// Checks that the mountpoint can be used: it exists, is a directory and is empty (unless allowed).

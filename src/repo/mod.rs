@@ -4,6 +4,7 @@
 pub mod datename;
 pub mod folder;
 mod localfs;
+pub mod restic;
 
 use std::sync::Arc;
 
@@ -71,6 +72,9 @@ pub trait Repository: Send + Sync + 'static {
 
     /// Opens a regular file for reading.
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;
+
+    /// Releases what the repository holds while mounted (a restic lock, say). Called once at unmount.
+    fn close(&self) {}
 
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError>;

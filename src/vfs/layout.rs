@@ -461,6 +461,10 @@ impl<R: Repository> VfsTree for Layout<R> {
         let _ = self.invalidator.set(invalidator);
     }
 
+    fn shutdown(&self) {
+        self.repo.close();
+    }
+
     fn refresh(&self) -> VfsResult<()> {
         if self.multiple() {
             self.reread()

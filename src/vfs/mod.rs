@@ -117,6 +117,9 @@ pub trait VfsTree: Send + Sync + 'static {
     /// Re-reads the repository (on SIGHUP, say), as closing `.pid` does.
     fn refresh(&self) -> VfsResult<()>;
 
+    /// Called once after the filesystem is unmounted: releases locks held in the repository.
+    fn shutdown(&self);
+
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry>;
     fn forget(&self, ino: Ino, nlookup: u64);
     fn getattr(&self, ino: Ino) -> VfsResult<Entry>;

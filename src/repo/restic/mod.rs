@@ -1,0 +1,409 @@
+//! The restic backend: every snapshot of a restic repository is a generation, read through
+//! rustic_core. Trees are cached by id (they never change); the index is re-read when it grows.
+
+mod lock;
+pub mod naming;
+mod node;
+pub mod open;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use quick_cache::sync::Cache;
+use rustic_backend::BackendOptions;
+use rustic_core::repofile::{IndexId, Metadata, Node as ResticNode, NodeType, SnapshotFile};
+use rustic_core::vfs::OpenFile;
+use rustic_core::{
+    Credentials, IndexedFullStatus, Repository as Rustic, RepositoryBackends, RepositoryOptions,
+    TreeId,
+};
+
+use self::lock::ResticLock;
+use self::naming::SnapshotInfo;
+use self::open::{PasswordSource, classify, one_line};
+use super::{Generation, Listing, Repository, Xattrs};
+use crate::error::{OpenError, RepoError};
+use crate::meta::{FileKind, Meta, Node, Timestamp};
+use crate::names;
+
+/// Trees kept decoded in memory; each is a directory's listing.
+const TREE_CACHE_ENTRIES: usize = 4096;
+
+/// Which snapshots to show, as restic's `--host`, `--tag` and `--path` select them.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotFilter {
+    /// Any of these hosts (none: every host).
+    pub hosts: Vec<String>,
+    /// Any of these tag lists, each of which the snapshot must carry in full.
+    pub tags: Vec<Vec<String>>,
+    /// Every one of these paths must be among the snapshot's paths.
+    pub paths: Vec<String>,
+}
+
+impl SnapshotFilter {
+    pub fn matches(&self, snapshot: &SnapshotFile) -> bool {
+        let host = self.hosts.is_empty() || self.hosts.contains(&snapshot.hostname);
+        let tags = self.tags.is_empty()
+            || self
+                .tags
+                .iter()
+                .any(|all| all.iter().all(|tag| snapshot.tags.contains(tag)));
+        let paths = self.paths.iter().all(|path| snapshot.paths.contains(path));
+        host && tags && paths
+    }
+}
+
+/// How to open and present a restic repository.
+#[derive(Clone, Default)]
+pub struct ResticOptions {
+    /// The location as rustic_backend reads it: `local:/path`, `rest:http://…`, `rclone:…`.
+    pub location: String,
+    pub password: PasswordSource,
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
+    pub filter: SnapshotFilter,
+    pub template: String,
+    /// Hold a non-exclusive restic lock while mounted.
+    pub lock: bool,
+}
+
+type Indexed = Rustic<IndexedFullStatus>;
+
+/// The repository with its index in memory, and which index files that index was built from.
+struct Loaded {
+    repo: Indexed,
+    index_ids: BTreeSet<IndexId>,
+}
+
+/// The snapshots and the generations made of them.
+struct Catalogue {
+    snapshots: Vec<SnapshotFile>,
+    generations: Arc<[Generation]>,
+    trees: HashMap<String, (TreeId, Timestamp)>,
+}
+
+/// A directory's entries, with safe names, and where each name is.
+struct TreeListing {
+    entries: Listing<Arc<ResticNode>>,
+    by_name: HashMap<Vec<u8>, usize>,
+}
+
+/// An opened file of a snapshot.
+pub struct ResticReader {
+    file: OpenFile,
+    size: u64,
+    name: String,
+}
+
+/// A restic repository opened read-only.
+pub struct ResticRepo {
+    shown: String,
+    backends: RepositoryBackends,
+    options: RepositoryOptions,
+    key: rustic_core::repofile::MasterKey,
+    filter: SnapshotFilter,
+    template: String,
+    loaded: RwLock<Arc<Loaded>>,
+    catalogue: RwLock<Arc<Catalogue>>,
+    trees: Cache<TreeId, Arc<TreeListing>>,
+    lock: std::sync::Mutex<Option<ResticLock>>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    *lock.write().unwrap_or_else(|p| p.into_inner()) = value;
+}
+
+impl ResticRepo {
+    /// Opens the repository, reads its snapshots and index, and locks it unless told not to.
+    pub fn open(opts: &ResticOptions) -> Result<ResticRepo, OpenError> {
+        naming::check_template(&opts.template).map_err(OpenError::Usage)?;
+        let shown = open::redact(&opts.location);
+        let backends = BackendOptions::default()
+            .repository(opts.location.clone())
+            .to_backends()
+            .map_err(|err| {
+                OpenError::Repository(format!(
+                    "repository {shown}: {}",
+                    one_line(&err.to_string())
+                ))
+            })?;
+        let mut options = RepositoryOptions::default().no_cache(opts.no_cache);
+        if let Some(dir) = &opts.cache_dir {
+            options = options.cache_dir(dir.clone());
+        }
+        let credentials = open::credentials(&opts.password)?;
+        let loaded = load(&options, &backends, &credentials, &shown)?;
+        let key = loaded.repo.key();
+        let lock = match opts.location.strip_prefix("local:") {
+            Some(path) if opts.lock => Some(ResticLock::acquire(std::path::Path::new(path), &key)?),
+            _ => {
+                if opts.lock {
+                    tracing::info!(
+                        "no restic lock is held on {shown}: locks are written to local repositories only"
+                    );
+                }
+                None
+            }
+        };
+        let repo = ResticRepo {
+            shown,
+            backends,
+            options,
+            key,
+            filter: opts.filter.clone(),
+            template: opts.template.clone(),
+            loaded: RwLock::new(Arc::new(loaded)),
+            catalogue: RwLock::new(Arc::new(Catalogue {
+                snapshots: Vec::new(),
+                generations: Arc::from(Vec::new()),
+                trees: HashMap::new(),
+            })),
+            trees: Cache::new(TREE_CACHE_ENTRIES),
+            lock: std::sync::Mutex::new(lock),
+        };
+        let snapshots = read(&repo.loaded)
+            .repo
+            .get_all_snapshots()
+            .map_err(|e| classify(&e, &repo.shown))?;
+        repo.catalogue_from(snapshots);
+        Ok(repo)
+    }
+
+    fn catalogue_from(&self, mut snapshots: Vec<SnapshotFile>) {
+        snapshots.sort_by(|a, b| {
+            a.time
+                .timestamp()
+                .cmp(&b.time.timestamp())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let shown: Vec<&SnapshotFile> = snapshots
+            .iter()
+            .filter(|s| self.filter.matches(s))
+            .collect();
+        let infos: Vec<SnapshotInfo> = shown.iter().map(|s| info_of(s)).collect();
+        let names = naming::assign_names(&self.template, &infos);
+        let mut trees = HashMap::new();
+        let generations: Vec<Generation> = shown
+            .iter()
+            .zip(names)
+            .map(|(snapshot, name)| {
+                let id = snapshot.id.to_hex().as_str().to_string();
+                let time = node::timestamp(&snapshot.time.timestamp());
+                trees.insert(id.clone(), (snapshot.tree, time));
+                generation(snapshot, name, id, time)
+            })
+            .collect();
+        let catalogue = Catalogue {
+            snapshots,
+            generations: generations.into(),
+            trees,
+        };
+        write(&self.catalogue, Arc::new(catalogue));
+    }
+
+    fn tree(&self, id: TreeId) -> Result<Arc<TreeListing>, RepoError> {
+        self.trees.get_or_insert_with(&id, || {
+            let loaded = read(&self.loaded);
+            let tree = loaded.repo.get_tree(&id).map_err(|err| {
+                RepoError::Damaged(format!("tree {id}: {}", one_line(&err.to_string())))
+            })?;
+            Ok(Arc::new(listing_of(tree.nodes, &id.to_string())))
+        })
+    }
+
+    fn refresh_index(&self) -> Result<(), RepoError> {
+        let current = read(&self.loaded);
+        let ids: BTreeSet<IndexId> = current
+            .repo
+            .list::<IndexId>()
+            .map_err(|e| damaged("index list", &e))?
+            .collect();
+        if ids == current.index_ids {
+            return Ok(());
+        }
+        let credentials = Credentials::Masterkey(self.key.clone());
+        let fresh = load(&self.options, &self.backends, &credentials, &self.shown)
+            .map_err(|err| RepoError::Damaged(err.to_string()))?;
+        write(&self.loaded, Arc::new(fresh));
+        Ok(())
+    }
+}
+
+fn damaged(what: &str, err: &rustic_core::RusticError) -> RepoError {
+    RepoError::Damaged(format!("{what}: {}", one_line(&err.to_string())))
+}
+
+fn load(
+    options: &RepositoryOptions,
+    backends: &RepositoryBackends,
+    credentials: &Credentials,
+    shown: &str,
+) -> Result<Loaded, OpenError> {
+    let repo = Rustic::new(options, backends).map_err(|e| classify(&e, shown))?;
+    let repo = repo.open(credentials).map_err(|e| classify(&e, shown))?;
+    let index_ids = repo
+        .list::<IndexId>()
+        .map_err(|e| classify(&e, shown))?
+        .collect();
+    let repo = repo.to_indexed().map_err(|e| classify(&e, shown))?;
+    Ok(Loaded { repo, index_ids })
+}
+
+fn info_of(snapshot: &SnapshotFile) -> SnapshotInfo {
+    let long_id = snapshot.id.to_hex().as_str().to_string();
+    SnapshotInfo {
+        time: snapshot.time.strftime(naming::TIME_FORMAT).to_string(),
+        short_id: long_id.chars().take(8).collect(),
+        long_id,
+        host: snapshot.hostname.clone(),
+        user: snapshot.username.clone(),
+        tags: snapshot.tags.iter().cloned().collect(),
+        label: snapshot.label.clone(),
+    }
+}
+
+fn generation(snapshot: &SnapshotFile, name: String, id: String, time: Timestamp) -> Generation {
+    let summary = snapshot.summary.as_ref();
+    Generation {
+        name,
+        id,
+        start: Some(summary.map_or(time, |s| node::timestamp(&s.backup_start.timestamp()))),
+        end: summary.map_or(time, |s| node::timestamp(&s.backup_end.timestamp())),
+        checkpoint: false,
+        size: summary.map(|s| s.total_bytes_processed),
+        files: summary.map(|s| s.total_files_processed),
+    }
+}
+
+fn listing_of(nodes: Vec<ResticNode>, tree: &str) -> TreeListing {
+    let raw: Listing<Arc<ResticNode>> = nodes
+        .into_iter()
+        .map(|n| {
+            let name = n.name().as_encoded_bytes().to_vec();
+            let meta = node::meta_of(&n, Timestamp::EPOCH);
+            (
+                name,
+                Node {
+                    meta,
+                    handle: Arc::new(n),
+                },
+            )
+        })
+        .collect();
+    let entries = names::safe_listing(raw, tree);
+    let by_name = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.clone(), i))
+        .collect();
+    TreeListing { entries, by_name }
+}
+
+impl Repository for ResticRepo {
+    type Handle = Arc<ResticNode>;
+    type Reader = ResticReader;
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn generations(&self) -> Arc<[Generation]> {
+        read(&self.catalogue).generations.clone()
+    }
+
+    fn refresh(&self) -> Result<(), RepoError> {
+        self.refresh_index()?;
+        let current = read(&self.catalogue).snapshots.clone();
+        let snapshots = read(&self.loaded)
+            .repo
+            .update_all_snapshots(current)
+            .map_err(|e| damaged("snapshots", &e))?;
+        self.catalogue_from(snapshots);
+        Ok(())
+    }
+
+    fn root(&self, generation: &Generation) -> Result<Node<Self::Handle>, RepoError> {
+        let catalogue = read(&self.catalogue);
+        let (tree, time) = catalogue
+            .trees
+            .get(&generation.id)
+            .copied()
+            .ok_or(RepoError::NotFound)?;
+        let node = ResticNode::new(
+            String::new(),
+            NodeType::Dir,
+            Metadata::default(),
+            None,
+            Some(tree),
+        );
+        Ok(Node {
+            meta: Meta::synthetic(FileKind::Dir, 0o755, 0, time),
+            handle: Arc::new(node),
+        })
+    }
+
+    fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
+        let tree = dir.subtree.ok_or(RepoError::NotDir)?;
+        Ok(self.tree(tree)?.entries.clone())
+    }
+
+    fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
+        let tree = self.tree(dir.subtree.ok_or(RepoError::NotDir)?)?;
+        let index = tree.by_name.get(name).ok_or(RepoError::NotFound)?;
+        Ok(tree.entries[*index].1.clone())
+    }
+
+    fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError> {
+        node::link_target(&link.node_type).ok_or(RepoError::NotFound)
+    }
+
+    fn xattrs(&self, node: &Self::Handle) -> Result<Xattrs, RepoError> {
+        Ok(node
+            .meta
+            .extended_attributes
+            .iter()
+            .map(|x| {
+                (
+                    x.name.as_bytes().to_vec(),
+                    x.value.clone().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError> {
+        let name = String::from_utf8_lossy(file.handle.name().as_encoded_bytes()).into_owned();
+        let opened = read(&self.loaded)
+            .repo
+            .open_file(&file.handle)
+            .map_err(|e| damaged(&format!("file {name}"), &e))?;
+        Ok(ResticReader {
+            file: opened,
+            size: file.meta.size,
+            name,
+        })
+    }
+
+    fn close(&self) {
+        let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(lock);
+    }
+
+    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError> {
+        if offset >= file.size {
+            return Ok(Vec::new());
+        }
+        let length = u64::from(size).min(file.size - offset);
+        let offset = usize::try_from(offset).map_err(|_| RepoError::NotFound)?;
+        let bytes = read(&self.loaded)
+            .repo
+            .read_file_at(&file.file, offset, length as usize)
+            .map_err(|e| damaged(&format!("file {}", file.name), &e))?;
+        Ok(bytes.to_vec())
+    }
+}

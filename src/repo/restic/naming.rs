@@ -1,0 +1,186 @@
+//! Directory names for snapshots, from a template such as `{time}` or `{host}_{time}`: values are
+//! made safe on every OS (no `/ \ : * ? " < > |`, no control characters), and repeats get the short id.
+
+use std::collections::HashMap;
+
+/// The default template: the snapshot's time, safe on Windows (no `:`).
+pub const DEFAULT_TEMPLATE: &str = "{time}";
+/// How `{time}` is written.
+pub const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
+
+/// What a template can say about a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotInfo {
+    /// The time as restic recorded it, already formatted with `TIME_FORMAT`.
+    pub time: String,
+    pub short_id: String,
+    pub long_id: String,
+    pub host: String,
+    pub user: String,
+    pub tags: Vec<String>,
+    pub label: String,
+}
+
+/// Checks a template: it must name at least one known placeholder and no unknown one.
+pub fn check_template(template: &str) -> Result<(), String> {
+    if template.contains('/') || template.contains('\\') {
+        return Err(format!(
+            "name template {template:?} must not contain a path separator"
+        ));
+    }
+    let mut rest = template;
+    let mut placeholders = 0;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed '{{' in name template {template:?}"))?;
+        let key = &rest[start + 1..start + end];
+        if !["time", "id", "long_id", "host", "user", "tags", "label"].contains(&key) {
+            return Err(format!(
+                "unknown placeholder {{{key}}} in name template {template:?}"
+            ));
+        }
+        placeholders += 1;
+        rest = &rest[start + end + 1..];
+    }
+    if placeholders == 0 {
+        return Err(format!(
+            "name template {template:?} has no placeholder, so every snapshot would get one name"
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces what no OS can hold in a file name by `_`.
+fn safe_value(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "_".into()
+    } else {
+        cleaned
+    }
+}
+
+/// The template filled in for one snapshot.
+pub fn render(template: &str, info: &SnapshotInfo) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&safe_value_keep_empty(&rest[..start]));
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let value = match &rest[start + 1..start + len] {
+            "time" => info.time.clone(),
+            "id" => info.short_id.clone(),
+            "long_id" => info.long_id.clone(),
+            "host" => info.host.clone(),
+            "user" => info.user.clone(),
+            "tags" => info.tags.join(","),
+            "label" => info.label.clone(),
+            other => format!("{{{other}}}"),
+        };
+        out.push_str(&safe_value(&value));
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(&safe_value_keep_empty(rest));
+    if out.starts_with('.') {
+        out.replace_range(..1, "_");
+    }
+    out
+}
+
+fn safe_value_keep_empty(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        safe_value(text)
+    }
+}
+
+/// Names for all snapshots, in their order: the rendered template, with `_<short id>` appended to
+/// every name that more than one snapshot would get.
+pub fn assign_names(template: &str, infos: &[SnapshotInfo]) -> Vec<String> {
+    let rendered: Vec<String> = infos.iter().map(|info| render(template, info)).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for name in &rendered {
+        *counts.entry(name.as_str()).or_default() += 1;
+    }
+    rendered
+        .iter()
+        .zip(infos)
+        .map(|(name, info)| {
+            if counts.get(name.as_str()).copied().unwrap_or(0) > 1 {
+                format!("{name}_{}", info.short_id)
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(time: &str, id: &str, host: &str) -> SnapshotInfo {
+        SnapshotInfo {
+            time: time.into(),
+            short_id: id.into(),
+            host: host.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_template_is_the_time() {
+        assert_eq!(
+            render(
+                DEFAULT_TEMPLATE,
+                &info("2026-11-24_17-30-56", "abcd1234", "h")
+            ),
+            "2026-11-24_17-30-56"
+        );
+    }
+
+    #[test]
+    fn values_are_made_safe() {
+        let mut i = info("t", "id", "evil/host:1");
+        i.tags = vec!["a".into(), "b".into()];
+        assert_eq!(render("{host}-{tags}", &i), "evil_host_1-a,b");
+        assert_eq!(render("{label}", &i), "_");
+        assert_eq!(render("{host}", &info("t", "id", "..")), "_.");
+    }
+
+    #[test]
+    fn collisions_get_the_short_id() {
+        let infos = [
+            info("same", "aaaa1111", "h"),
+            info("same", "bbbb2222", "h"),
+            info("other", "cccc3333", "h"),
+        ];
+        assert_eq!(
+            assign_names("{time}", &infos),
+            ["same_aaaa1111", "same_bbbb2222", "other"]
+        );
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        assert!(check_template("{time}").is_ok());
+        assert!(check_template("{host}_{time}_{id}").is_ok());
+        assert!(check_template("{nope}").is_err());
+        assert!(check_template("plain").is_err());
+        assert!(check_template("{time").is_err());
+        assert!(check_template("{host}/{time}").is_err());
+    }
+}

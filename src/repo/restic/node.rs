@@ -1,0 +1,157 @@
+//! restic's node metadata as genmount's `Meta`: Go's `os.FileMode` bits turned into a POSIX mode,
+//! jiff timestamps into seconds and nanoseconds (before 1970 too), hardlink identity from inode/device.
+
+use rustic_core::repofile::{Node, NodeType};
+
+use crate::meta::{FileKind, Meta, Timestamp};
+
+// Go's os.FileMode bits, as restic stores them.
+const GO_MODE_SETUID: u32 = 1 << 23;
+const GO_MODE_SETGID: u32 = 1 << 22;
+const GO_MODE_STICKY: u32 = 1 << 20;
+
+/// The permission bits (with setuid, setgid, sticky) of a Go `os.FileMode`.
+pub fn perm_from_go(go_mode: u32) -> u32 {
+    let mut perm = go_mode & 0o777;
+    if go_mode & GO_MODE_SETUID != 0 {
+        perm |= 0o4000;
+    }
+    if go_mode & GO_MODE_SETGID != 0 {
+        perm |= 0o2000;
+    }
+    if go_mode & GO_MODE_STICKY != 0 {
+        perm |= 0o1000;
+    }
+    perm
+}
+
+/// The type of a node, from its node type (restic's mode bits are not always complete).
+pub fn kind_of(node_type: &NodeType) -> FileKind {
+    match node_type {
+        NodeType::File => FileKind::File,
+        NodeType::Dir => FileKind::Dir,
+        NodeType::Symlink { .. } => FileKind::Symlink,
+        NodeType::Dev { .. } => FileKind::BlockDevice,
+        NodeType::Chardev { .. } => FileKind::CharDevice,
+        NodeType::Fifo => FileKind::Fifo,
+        NodeType::Socket => FileKind::Socket,
+    }
+}
+
+/// A jiff timestamp as seconds and non-negative nanoseconds, exact before 1970 too.
+pub fn timestamp(ts: &jiff::Timestamp) -> Timestamp {
+    let nanos = ts.as_nanosecond();
+    let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(0);
+    Timestamp::new(secs, nanos.rem_euclid(1_000_000_000) as i64)
+}
+
+/// The raw bytes of a symlink's target.
+pub fn link_target(node_type: &NodeType) -> Option<Vec<u8>> {
+    match node_type {
+        NodeType::Symlink {
+            linktarget,
+            linktarget_raw,
+        } => Some(
+            linktarget_raw
+                .clone()
+                .unwrap_or_else(|| linktarget.as_bytes().to_vec()),
+        ),
+        _ => None,
+    }
+}
+
+/// The node's metadata as it was backed up. `fallback` dates nodes that carry no times.
+pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
+    let kind = kind_of(&node.node_type);
+    let m = &node.meta;
+    let default_perm = if kind == FileKind::Dir { 0o755 } else { 0o644 };
+    let time = |t: &Option<jiff::Timestamp>| t.as_ref().map_or(fallback, timestamp);
+    let size = match link_target(&node.node_type) {
+        Some(target) => target.len() as u64,
+        None if kind == FileKind::File => m.size,
+        None => 0,
+    };
+    let links = u32::try_from(m.links).unwrap_or(u32::MAX);
+    let nlink = match (links, kind) {
+        (0, FileKind::Dir) => 2,
+        (0, _) => 1,
+        (n, _) => n,
+    };
+    let rdev = match node.node_type {
+        NodeType::Dev { device } | NodeType::Chardev { device } => device,
+        _ => 0,
+    };
+    Meta {
+        kind,
+        perm: m.mode.map_or(default_perm, perm_from_go),
+        uid: m.uid.unwrap_or(0),
+        gid: m.gid.unwrap_or(0),
+        size,
+        blocks: size.div_ceil(512),
+        atime: time(&m.atime),
+        mtime: time(&m.mtime),
+        ctime: time(&m.ctime),
+        nlink,
+        rdev,
+        link_id: (kind != FileKind::Dir && nlink > 1 && m.inode != 0)
+            .then_some((m.device_id, m.inode)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustic_core::repofile::Metadata;
+
+    #[test]
+    fn go_special_bits_become_posix_bits() {
+        assert_eq!(perm_from_go(0o755 | GO_MODE_SETUID), 0o4755);
+        assert_eq!(perm_from_go((1 << 31) | 0o777 | GO_MODE_STICKY), 0o1777);
+        assert_eq!(perm_from_go((1 << 31) | 0o755 | GO_MODE_SETGID), 0o2755);
+        assert_eq!(perm_from_go(0o600), 0o600);
+    }
+
+    #[test]
+    fn times_before_1970_keep_their_nanoseconds() -> Result<(), jiff::Error> {
+        let ts = jiff::Timestamp::new(-2, 1)?;
+        assert_eq!(timestamp(&ts), Timestamp { secs: -2, nanos: 1 });
+        let ts: jiff::Timestamp = "1969-12-31T23:59:59.999999999Z".parse()?;
+        assert_eq!(
+            timestamp(&ts),
+            Timestamp {
+                secs: -1,
+                nanos: 999_999_999
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn hardlinks_get_an_identity_and_dirs_a_link_count() {
+        let meta = Metadata {
+            links: 3,
+            inode: 42,
+            device_id: 7,
+            mode: Some(0o644),
+            ..Default::default()
+        };
+        let node = Node::new("a".into(), NodeType::File, meta, None, None);
+        let meta = meta_of(&node, Timestamp::EPOCH);
+        assert_eq!(meta.link_id, Some((7, 42)));
+        assert_eq!(meta.nlink, 3);
+        let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
+        let meta = meta_of(&dir, Timestamp::EPOCH);
+        assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0o755, None));
+    }
+
+    #[test]
+    fn symlink_size_is_the_target_length() {
+        let link = NodeType::Symlink {
+            linktarget: "abc".into(),
+            linktarget_raw: Some(vec![0xff, b'x']),
+        };
+        let node = Node::new("l".into(), link, Metadata::default(), None, None);
+        assert_eq!(meta_of(&node, Timestamp::EPOCH).size, 2);
+        assert_eq!(link_target(&node.node_type), Some(vec![0xff, b'x']));
+    }
+}
