@@ -115,16 +115,13 @@ fn refresh_until_stopped(
     mut current: PathBuf,
     stop: &mpsc::Receiver<()>,
 ) {
-    loop {
-        match stop.recv_timeout(REFRESH_EVERY) {
-            Err(RecvTimeoutError::Timeout) => match write_lock(locks, cipher) {
-                Ok(fresh) => {
-                    let _ = std::fs::remove_file(&current);
-                    current = fresh;
-                }
-                Err(err) => tracing::warn!("cannot refresh the repository lock: {err}"),
-            },
-            _ => break,
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(REFRESH_EVERY) {
+        match write_lock(locks, cipher) {
+            Ok(fresh) => {
+                let _ = std::fs::remove_file(&current);
+                current = fresh;
+            }
+            Err(err) => tracing::warn!("cannot refresh the repository lock: {err}"),
         }
     }
     if let Err(err) = std::fs::remove_file(&current) {

@@ -107,6 +107,8 @@ pub struct ResticRepo {
     loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
     trees: Cache<TreeId, Arc<TreeListing>>,
+    /// How many subdirectories each tree has: restic records no link count for directories.
+    subdirs: Cache<TreeId, u32>,
     lock: std::sync::Mutex<Option<ResticLock>>,
 }
 
@@ -164,6 +166,7 @@ impl ResticRepo {
                 trees: HashMap::new(),
             })),
             trees: Cache::new(TREE_CACHE_ENTRIES),
+            subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
         };
         let snapshots = read(&repo.loaded)
@@ -212,7 +215,27 @@ impl ResticRepo {
             let tree = loaded.repo.get_tree(&id).map_err(|err| {
                 RepoError::Damaged(format!("tree {id}: {}", one_line(&err.to_string())))
             })?;
-            Ok(Arc::new(listing_of(tree.nodes, &id.to_string())))
+            let mut listing = listing_of(tree.nodes, &id.to_string());
+            for (_, node) in &mut listing.entries {
+                if let Some(subtree) = node
+                    .handle
+                    .subtree
+                    .filter(|_| node.meta.nlink <= 2 && node.handle.meta.links == 0)
+                {
+                    node.meta.nlink = 2 + self.subdir_count(subtree)?;
+                }
+            }
+            Ok(Arc::new(listing))
+        })
+    }
+
+    /// The number of directories in a tree, which makes a directory's link count as on disk.
+    fn subdir_count(&self, id: TreeId) -> Result<u32, RepoError> {
+        self.subdirs.get_or_insert_with(&id, || {
+            let tree = read(&self.loaded).repo.get_tree(&id).map_err(|err| {
+                RepoError::Damaged(format!("tree {id}: {}", one_line(&err.to_string())))
+            })?;
+            Ok(u32::try_from(tree.nodes.iter().filter(|n| n.is_dir()).count()).unwrap_or(u32::MAX))
         })
     }
 

@@ -64,7 +64,6 @@ pub fn link_target(node_type: &NodeType) -> Option<Vec<u8>> {
 pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
     let kind = kind_of(&node.node_type);
     let m = &node.meta;
-    let default_perm = if kind == FileKind::Dir { 0o755 } else { 0o644 };
     let time = |t: &Option<jiff::Timestamp>| t.as_ref().map_or(fallback, timestamp);
     let size = match link_target(&node.node_type) {
         Some(target) => target.len() as u64,
@@ -83,7 +82,8 @@ pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
     };
     Meta {
         kind,
-        perm: m.mode.map_or(default_perm, perm_from_go),
+        // restic leaves a zero mode out of its JSON: no mode is mode 0, not a default.
+        perm: m.mode.map_or(0, perm_from_go),
         uid: m.uid.unwrap_or(0),
         gid: m.gid.unwrap_or(0),
         size,
@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(meta.nlink, 3);
         let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
         let meta = meta_of(&dir, Timestamp::EPOCH);
-        assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0o755, None));
+        assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0, None));
     }
 
     #[test]

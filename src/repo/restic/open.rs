@@ -53,15 +53,23 @@ fn first_line(bytes: &[u8]) -> String {
         .to_string()
 }
 
+/// Runs the command (split like a shell would, but without one) and takes its first output line.
 fn run_password_command(command: &str) -> Result<String, OpenError> {
-    let failed = |why: String| OpenError::Credentials(format!("password command failed: {why}"));
+    let failed =
+        |why: String| OpenError::Credentials(format!("password command {command:?} failed: {why}"));
     let parsed: CommandInput = command
         .parse()
         .map_err(|err: rustic_core::CommandInputErrorKind| failed(err.to_string()))?;
-    let output = parsed
-        .stdout()
-        .map_err(|err| failed(one_line(&err.to_string())))?;
-    Ok(first_line(&output))
+    let output = std::process::Command::new(parsed.command())
+        .args(parsed.args())
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|err| failed(err.to_string()))?;
+    if !output.status.success() {
+        return Err(failed(output.status.to_string()));
+    }
+    Ok(first_line(&output.stdout))
 }
 
 fn prompt() -> Result<String, OpenError> {

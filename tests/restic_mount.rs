@@ -1,0 +1,315 @@
+//! Restic repositories made by the real `restic`, mounted through the real kernel FUSE: every entry
+//! compared with the source as it was at each backup, refresh, single view, errors, REST, the lock.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    captured: Vec<BTreeMap<PathBuf, Captured>>,
+}
+
+impl Fixture {
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    fn src(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+    fn password(&self) -> PathBuf {
+        self.dir.path().join("password")
+    }
+    fn mnt(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+    fn backup(&mut self) {
+        self.captured.push(capture(&self.src()));
+        restic(
+            &self.repo(),
+            &self.password(),
+            &self.src(),
+            &["backup", "."],
+        );
+    }
+    /// Mount arguments: repository, mountpoint, password file and a private cache, then `extra`.
+    fn args<'a>(&'a self, paths: &'a [PathBuf; 4], extra: &'a [&'a str]) -> Vec<&'a OsStr> {
+        let mut args: Vec<&OsStr> = vec![
+            paths[0].as_os_str(),
+            paths[1].as_os_str(),
+            OsStr::new("--password-file"),
+            paths[2].as_os_str(),
+            OsStr::new("--cache-dir"),
+            paths[3].as_os_str(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        args
+    }
+    fn paths(&self) -> [PathBuf; 4] {
+        [
+            self.repo(),
+            self.mnt(),
+            self.password(),
+            self.dir.path().join("cache"),
+        ]
+    }
+}
+
+/// Two snapshots of an edge-case tree that differ, with `bulk` small files besides.
+fn two_snapshots(bulk: usize) -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut fixture = Fixture {
+        dir,
+        captured: Vec::new(),
+    };
+    std::fs::write(fixture.password(), b"correct horse\n").expect("password");
+    std::fs::create_dir(fixture.src()).expect("src");
+    std::fs::create_dir(fixture.mnt()).expect("mnt");
+    restic(
+        &fixture.repo(),
+        &fixture.password(),
+        fixture.dir.path(),
+        &["init"],
+    );
+    build_edge_tree(&fixture.src(), 0);
+    // restic does not back up sockets.
+    std::fs::remove_file(fixture.src().join("socket")).expect("remove socket");
+    add_big_files(&fixture.src());
+    if bulk > 0 {
+        add_bulk(&fixture.src(), 20, bulk);
+    }
+    fixture.backup();
+    std::fs::write(fixture.src().join("variant"), [1]).expect("write");
+    std::fs::write(
+        fixture.src().join("added-later"),
+        b"new in the second snapshot\n",
+    )
+    .expect("write");
+    std::fs::remove_file(fixture.src().join("size-4095")).expect("remove");
+    fixture.backup();
+    fixture
+}
+
+fn generation_names(mnt: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(mnt)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "latest" && n != ".pid")
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every file of the repository except locks, with its bytes.
+fn repository_files(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walk(repo)
+        .into_iter()
+        .filter(|rel| !rel.starts_with("locks"))
+        .filter(|rel| repo.join(rel).is_file())
+        .map(|rel| {
+            let bytes = std::fs::read(repo.join(&rel)).expect("read repository file");
+            (rel, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn every_entry_of_both_snapshots_matches_its_source() -> TestResult {
+    let fixture = two_snapshots(2000);
+    let paths = fixture.paths();
+    let before = repository_files(&fixture.repo());
+    {
+        let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+        let names = generation_names(&fixture.mnt());
+        assert_eq!(names.len(), 2, "{names:?}");
+        let mut total = 0;
+        for (name, captured) in names.iter().zip(&fixture.captured) {
+            total += compare(captured, &fixture.mnt().join(name), RESTIC);
+        }
+        assert!(total > 4000, "only {total} entries compared");
+        assert_eq!(
+            std::fs::read_link(fixture.mnt().join("latest"))?,
+            Path::new(&names[1])
+        );
+        assert_eq!(std::fs::read(fixture.mnt().join("latest/variant"))?, [1]);
+        assert_eq!(
+            std::fs::read_dir(fixture.repo().join("locks"))?.count(),
+            1,
+            "a lock while mounted"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(fixture.repo().join("locks"))?.count(),
+        0,
+        "the lock is removed at unmount"
+    );
+    assert!(
+        before == repository_files(&fixture.repo()),
+        "the repository changed outside locks/"
+    );
+    Ok(())
+}
+
+#[test]
+fn pid_close_shows_a_new_backup_and_single_view_goes_back() -> TestResult {
+    let mut fixture = two_snapshots(0);
+    let paths = fixture.paths();
+    {
+        let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+        assert_eq!(generation_names(&fixture.mnt()).len(), 2);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::write(fixture.src().join("variant"), [2])?;
+        fixture.backup();
+        drop(std::fs::File::open(fixture.mnt().join(".pid"))?);
+        let names = generation_names(&fixture.mnt());
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(
+            std::fs::read_link(fixture.mnt().join("latest"))?,
+            Path::new(&names[2])
+        );
+        assert_eq!(std::fs::read(fixture.mnt().join("latest/variant"))?, [2]);
+        compare(&fixture.captured[2], &fixture.mnt().join("latest"), RESTIC);
+    }
+    let single = fixture.args(&paths, &["--view", "single", "--generation", "latest~1"]);
+    let _mount = Mount::start(&single, &fixture.mnt());
+    compare(&fixture.captured[1], &fixture.mnt(), RESTIC);
+    Ok(())
+}
+
+#[test]
+fn wrong_password_missing_repository_and_no_password_fail_with_their_codes() -> TestResult {
+    let fixture = two_snapshots(0);
+    let wrong = fixture.dir.path().join("wrong");
+    std::fs::write(&wrong, b"battery staple\n")?;
+    let (repo, mnt) = (fixture.repo(), fixture.mnt());
+    let o = OsStr::new;
+    let cases: [(Vec<&OsStr>, i32, &str); 4] = [
+        (
+            vec![
+                o("mount"),
+                repo.as_os_str(),
+                mnt.as_os_str(),
+                o("--password-file"),
+                wrong.as_os_str(),
+            ],
+            12,
+            "wrong password",
+        ),
+        (
+            vec![
+                o("mount"),
+                o("restic:/nonexistent/repo"),
+                mnt.as_os_str(),
+                o("--password-file"),
+                wrong.as_os_str(),
+            ],
+            10,
+            "does not exist",
+        ),
+        (
+            vec![o("mount"), repo.as_os_str(), mnt.as_os_str()],
+            5,
+            "no password",
+        ),
+        (
+            vec![
+                o("mount"),
+                repo.as_os_str(),
+                mnt.as_os_str(),
+                o("--password-command"),
+                o("false"),
+            ],
+            5,
+            "password command",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .env_remove("RESTIC_PASSWORD")
+            .env_remove("RESTIC_PASSWORD_FILE")
+            .env_remove("RESTIC_PASSWORD_COMMAND")
+            .stdin(std::process::Stdio::null())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr:?} should say {needle:?}");
+        assert!(!is_mounted(&mnt));
+        assert!(!stderr.contains("battery"), "the password leaked: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_dir(repo.join("locks"))?.count(),
+        0,
+        "no lock left behind"
+    );
+    Ok(())
+}
+
+#[test]
+fn restic_prune_is_refused_while_mounted() -> TestResult {
+    let fixture = two_snapshots(0);
+    let paths = fixture.paths();
+    let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+    let out = std::process::Command::new("restic")
+        .arg("-r")
+        .arg(fixture.repo())
+        .args(["--no-cache", "prune"])
+        .env("RESTIC_PASSWORD_FILE", fixture.password())
+        .output()?;
+    assert!(!out.status.success(), "prune ran under a mount");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("locked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[test]
+fn a_rest_repository_served_by_rclone_mounts_and_reads() -> TestResult {
+    let fixture = two_snapshots(0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    let mut server = std::process::Command::new("rclone")
+        .args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
+        .arg(fixture.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rclone serve restic did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let location = format!("rest:http://127.0.0.1:{port}/repo/");
+    let (mnt, password, cache) = (
+        fixture.mnt(),
+        fixture.password(),
+        fixture.dir.path().join("cache"),
+    );
+    let args = [
+        OsStr::new(&location),
+        mnt.as_os_str(),
+        OsStr::new("--password-file"),
+        password.as_os_str(),
+        OsStr::new("--cache-dir"),
+        cache.as_os_str(),
+    ];
+    let result = std::panic::catch_unwind(|| {
+        let _mount = Mount::start(&args, &mnt);
+        compare(&fixture.captured[1], &mnt.join("latest"), RESTIC);
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(result.is_ok(), "the REST mount failed");
+    Ok(())
+}
