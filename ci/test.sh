@@ -14,3 +14,5 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+# The OpenDAL backends (S3, B2, Azure, GCS, SFTP…) are a feature: make sure it still compiles.
+cargo check --locked --features opendal

@@ -313,3 +313,98 @@ fn a_rest_repository_served_by_rclone_mounts_and_reads() -> TestResult {
     assert!(result.is_ok(), "the REST mount failed");
     Ok(())
 }
+
+#[test]
+fn the_bundled_restic_demo_mounts_with_the_readme_command() -> TestResult {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir()?;
+    let (mnt, cache) = (dir.path().join("mnt"), dir.path().join("cache"));
+    std::fs::create_dir(&mnt)?;
+    let password = fixtures.join("restic-demo.password");
+    let repo = fixtures.join("restic-demo");
+    let args = [
+        repo.as_os_str(),
+        mnt.as_os_str(),
+        OsStr::new("--password-file"),
+        password.as_os_str(),
+        OsStr::new("--cache-dir"),
+        cache.as_os_str(),
+    ];
+    {
+        let _mount = Mount::start(&args, &mnt);
+        let names = generation_names(&mnt);
+        assert_eq!(
+            names,
+            [
+                "2026-11-01_09-00-00",
+                "2026-11-08_09-00-00",
+                "2026-11-15_09-00-00"
+            ]
+        );
+        for name in &names {
+            let source = fixtures.join("demo-snapshots").join(name);
+            let paths = walk(&source);
+            assert_eq!(paths, walk(&mnt.join(name)), "names in {name}");
+            for rel in paths
+                .iter()
+                .filter(|p| source.join(p).symlink_metadata().is_ok_and(|m| m.is_file()))
+            {
+                assert_eq!(
+                    std::fs::read(source.join(rel))?,
+                    std::fs::read(mnt.join(name).join(rel))?,
+                    "{name}/{}",
+                    rel.display()
+                );
+            }
+        }
+        assert_eq!(
+            std::fs::read_link(mnt.join("latest/notes-link"))?,
+            Path::new("documents/notes.txt")
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(repo.join("locks"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+    Ok(())
+}
+
+#[test]
+fn restic_repository_and_password_come_from_the_environment() -> TestResult {
+    let fixture = two_snapshots(0);
+    let mnt = fixture.mnt();
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            OsStr::new("mount"),
+            mnt.as_os_str(),
+            OsStr::new("--no-cache"),
+        ])
+        .env("RESTIC_REPOSITORY", fixture.repo())
+        .env("RESTIC_PASSWORD", "correct horse")
+        .env_remove("RESTIC_PASSWORD_FILE")
+        .env_remove("RESTIC_PASSWORD_COMMAND")
+        .stdin(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !is_mounted(&mnt) {
+        assert!(
+            child.try_wait()?.is_none(),
+            "genmount exited before mounting"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not mounted within 20 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mount = Mount {
+        child: Some(child),
+        mountpoint: mnt.clone(),
+    };
+    assert_eq!(std::fs::read(mnt.join("latest/variant"))?, [1]);
+    drop(mount);
+    assert!(!is_mounted(&mnt));
+    Ok(())
+}
