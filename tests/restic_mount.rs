@@ -408,3 +408,29 @@ fn restic_repository_and_password_come_from_the_environment() -> TestResult {
     assert!(!is_mounted(&mnt));
     Ok(())
 }
+
+#[test]
+fn a_slash_in_the_name_template_groups_generations_by_host() -> TestResult {
+    let fixture = two_snapshots(0);
+    let paths = fixture.paths();
+    let _mount = Mount::start(
+        &fixture.args(&paths, &["--name-template", "{host}/{time}"]),
+        &fixture.mnt(),
+    );
+    let host = gethostname();
+    assert_eq!(generation_names(&fixture.mnt()), [host.clone()]);
+    let inside = generation_names(&fixture.mnt().join(&host));
+    assert_eq!(inside.len(), 2, "{inside:?}");
+    let latest = std::fs::read_link(fixture.mnt().join("latest"))?;
+    assert_eq!(latest, Path::new(&host).join(&inside[1]));
+    assert_eq!(std::fs::read(fixture.mnt().join("latest/variant"))?, [1]);
+    Ok(())
+}
+
+fn gethostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length; gethostname NUL-terminates within it.
+    unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

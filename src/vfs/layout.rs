@@ -83,6 +83,8 @@ impl<H> State<H> {
 /// What an inode number stands for.
 enum Target<H> {
     Root,
+    /// A directory that groups generations whose names start with this prefix (`host/…`).
+    Group(String),
     Latest,
     Pid,
     Node(Arc<Slot<H>>),
@@ -119,6 +121,8 @@ pub struct Layout<R: Repository> {
     damaged: Mutex<HashSet<String>>,
     /// The generation of a single view.
     single: Option<Generation>,
+    /// Group directories handed to the kernel, by inode; few, so never forgotten.
+    groups: Mutex<HashMap<Ino, String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -144,6 +148,7 @@ impl<R: Repository> Layout<R> {
             invalidator: OnceLock::new(),
             damaged: Mutex::new(HashSet::new()),
             single: None,
+            groups: Mutex::new(HashMap::new()),
         };
         let state = layout.build_state();
         if state.generations.is_empty() {
@@ -213,7 +218,7 @@ impl<R: Repository> Layout<R> {
         let mut generations = Vec::new();
         for generation in self.repo.generations().iter().filter(|g| !g.checkpoint) {
             let name = generation.name.as_bytes();
-            if name == LATEST_NAME || name == PID_NAME || !names::is_plain(name) {
+            if !valid_generation_name(name) {
                 tracing::warn!(generation = %generation.name, "generation name clashes with the layout; hidden");
                 continue;
             }
@@ -266,6 +271,11 @@ impl<R: Repository> Layout<R> {
             ROOT_INO if self.multiple() => Ok(Target::Root),
             LATEST_INO if self.multiple() => Ok(Target::Latest),
             PID_INO if self.multiple() => Ok(Target::Pid),
+            _ if self.multiple() && lock(&self.groups).contains_key(&ino) => lock(&self.groups)
+                .get(&ino)
+                .cloned()
+                .map(Target::Group)
+                .ok_or(VfsError::NotFound),
             _ => self
                 .inodes
                 .get(ino)
@@ -329,33 +339,61 @@ impl<R: Repository> Layout<R> {
         err.into()
     }
 
-    fn root_children(&self, state: &State<R::Handle>) -> Vec<Child<R::Handle>> {
-        let mut children: Vec<Child<R::Handle>> = state
+    /// The entries of the root (prefix "") or of a group: generations, groups, and at the root
+    /// `latest` and `.pid`.
+    fn generation_children(&self, state: &State<R::Handle>, prefix: &str) -> Vec<Child<R::Handle>> {
+        let mut children: Vec<Child<R::Handle>> = Vec::new();
+        let mut groups_seen = HashSet::new();
+        for g in &state.generations {
+            let Some(rest) = under(prefix, &g.generation.name) else {
+                continue;
+            };
+            match rest.split_once('/') {
+                Some((group, _)) => {
+                    if groups_seen.insert(group.to_string()) {
+                        let ino = self.group_ino(&join(prefix, group));
+                        children.push(fixed_child(group.as_bytes(), FileKind::Dir, ino));
+                    }
+                }
+                None => children.push(Child {
+                    name: rest.as_bytes().to_vec(),
+                    kind: FileKind::Dir,
+                    key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
+                    slot: Some(Slot {
+                        generation: g.ino,
+                        node: g.root.clone(),
+                    }),
+                    fixed: None,
+                }),
+            }
+        }
+        if prefix.is_empty() {
+            if state.latest().is_some() {
+                children.push(fixed_child(LATEST_NAME, FileKind::Symlink, LATEST_INO));
+            }
+            children.push(fixed_child(PID_NAME, FileKind::File, PID_INO));
+        }
+        children
+    }
+
+    /// The inode of the group directory `prefix`, registered so that the kernel can use it.
+    fn group_ino(&self, prefix: &str) -> Ino {
+        let mut key = b"\0group/".to_vec();
+        key.extend_from_slice(prefix.as_bytes());
+        let ino = InoKey::child(ROOT_INO, &key).ino;
+        lock(&self.groups).insert(ino, prefix.to_string());
+        ino
+    }
+
+    fn group_meta(&self, state: &State<R::Handle>, prefix: &str) -> Meta {
+        let newest = state
             .generations
             .iter()
-            .map(|g| Child {
-                name: g.generation.name.clone().into_bytes(),
-                kind: FileKind::Dir,
-                key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
-                slot: Some(Slot {
-                    generation: g.ino,
-                    node: g.root.clone(),
-                }),
-                fixed: None,
-            })
-            .collect();
-        let fixed = |name: &[u8], kind, ino| Child {
-            name: name.to_vec(),
-            kind,
-            key: InoKey::child(ROOT_INO, name),
-            slot: None,
-            fixed: Some(ino),
-        };
-        if state.latest().is_some() {
-            children.push(fixed(LATEST_NAME, FileKind::Symlink, LATEST_INO));
-        }
-        children.push(fixed(PID_NAME, FileKind::File, PID_INO));
-        children
+            .filter(|g| under(prefix, &g.generation.name).is_some())
+            .map(|g| g.generation.end)
+            .max()
+            .unwrap_or(state.refreshed);
+        self.owned(Meta::synthetic(FileKind::Dir, 0o555, 0, newest))
     }
 
     fn node_children(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<Vec<Child<R::Handle>>> {
@@ -400,27 +438,46 @@ impl<R: Repository> Layout<R> {
         }
     }
 
-    fn lookup_root(&self, name: &[u8]) -> VfsResult<Entry> {
-        let state = self.state();
-        if name == LATEST_NAME || name == PID_NAME {
-            let ino = if name == LATEST_NAME {
+    /// Looks `name` up in the root (prefix "") or in a group directory.
+    fn lookup_generation(&self, prefix: &str, name: &[u8]) -> VfsResult<Entry> {
+        if prefix.is_empty() && (name == LATEST_NAME || name == PID_NAME) {
+            return self.getattr(if name == LATEST_NAME {
                 LATEST_INO
             } else {
                 PID_INO
-            };
-            return self.getattr(ino);
+            });
         }
-        let view = state.find(name).ok_or(VfsError::NotFound)?;
-        let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
-        let mut entry = self.remember(
-            key,
-            Slot {
+        if !names::is_plain(name) {
+            return Err(VfsError::NotFound);
+        }
+        let name = std::str::from_utf8(name).map_err(|_| VfsError::NotFound)?;
+        let full = join(prefix, name);
+        let state = self.state();
+        if let Some(view) = state.find(full.as_bytes()) {
+            let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
+            let slot = Slot {
                 generation: view.ino,
                 node: view.root.clone(),
+            };
+            let mut entry = self.remember(key, slot);
+            entry.ttl = ROOT_TTL;
+            return Ok(entry);
+        }
+        let grouped = state
+            .generations
+            .iter()
+            .any(|g| under(&full, &g.generation.name).is_some_and(|r| !r.is_empty()));
+        if !grouped {
+            return Err(VfsError::NotFound);
+        }
+        let ino = self.group_ino(&full);
+        Ok(Entry {
+            attr: Attr {
+                ino,
+                meta: self.group_meta(&state, &full),
             },
-        );
-        entry.ttl = ROOT_TTL;
-        Ok(entry)
+            ttl: ROOT_TTL,
+        })
     }
 
     fn next_fh(&self) -> u64 {
@@ -442,13 +499,53 @@ impl<R: Repository> Layout<R> {
                     .find(g.generation.name.as_bytes())
                     .is_none_or(|f| f.ino != g.ino)
             }) {
-                invalidator.entry(ROOT_INO, gone.generation.name.as_bytes());
+                let top = gone.generation.name.split('/').next().unwrap_or_default();
+                invalidator.entry(ROOT_INO, top.as_bytes());
+            }
+            for group in lock(&self.groups).keys() {
+                invalidator.inode(*group);
             }
             invalidator.entry(ROOT_INO, LATEST_NAME);
             invalidator.inode(LATEST_INO);
             invalidator.inode(ROOT_INO);
         }
         Ok(())
+    }
+}
+
+/// What follows `prefix/` in a generation's name (all of it for the root's prefix "").
+fn under<'a>(prefix: &str, name: &'a str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(name);
+    }
+    name.strip_prefix(prefix)?.strip_prefix('/')
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// A generation's name: `/`-separated components that are plain names, the first not a name the
+/// root reserves.
+fn valid_generation_name(name: &[u8]) -> bool {
+    let mut parts = name.split(|&b| b == b'/');
+    let first_ok = parts
+        .next()
+        .is_some_and(|first| first != LATEST_NAME && first != PID_NAME && names::is_plain(first));
+    first_ok && name.split(|&b| b == b'/').all(names::is_plain)
+}
+
+fn fixed_child<H>(name: &[u8], kind: FileKind, ino: Ino) -> Child<H> {
+    Child {
+        name: name.to_vec(),
+        kind,
+        key: InoKey::child(ROOT_INO, name),
+        slot: None,
+        fixed: Some(ino),
     }
 }
 
@@ -478,7 +575,8 @@ impl<R: Repository> VfsTree for Layout<R> {
             return Err(VfsError::NameTooLong);
         }
         let slot = match self.target(parent)? {
-            Target::Root => return self.lookup_root(name),
+            Target::Root => return self.lookup_generation("", name),
+            Target::Group(prefix) => return self.lookup_generation(&prefix, name),
             Target::Node(slot) => slot,
             _ => return Err(VfsError::NotDir),
         };
@@ -507,6 +605,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         let state = self.state();
         let (meta, ttl) = match self.target(ino)? {
             Target::Root => (self.root_meta(&state), ROOT_TTL),
+            Target::Group(prefix) => (self.group_meta(&state, &prefix), ROOT_TTL),
             Target::Latest => (self.latest_meta(&state)?, ROOT_TTL),
             Target::Pid => (self.pid_meta(&state), ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
@@ -549,7 +648,7 @@ impl<R: Repository> VfsTree for Layout<R> {
                 FileKind::Dir => return Err(VfsError::IsDir),
                 _ => return Err(VfsError::NotSupported),
             },
-            Target::Root => return Err(VfsError::IsDir),
+            Target::Root | Target::Group(_) => return Err(VfsError::IsDir),
             Target::Latest => return Err(VfsError::InvalidArgument),
         };
         let fh = self.next_fh();
@@ -602,7 +701,8 @@ impl<R: Repository> VfsTree for Layout<R> {
 
     fn opendir(&self, ino: Ino) -> VfsResult<Opened> {
         let children = match self.target(ino)? {
-            Target::Root => self.root_children(&self.state()),
+            Target::Root => self.generation_children(&self.state(), ""),
+            Target::Group(prefix) => self.generation_children(&self.state(), &prefix),
             Target::Node(slot) => self.node_children(ino, &slot)?,
             _ => return Err(VfsError::NotDir),
         };

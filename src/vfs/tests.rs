@@ -375,3 +375,106 @@ fn statfs_reports_name_max() -> TestResult {
     assert_eq!(stats.name_max, 255);
     Ok(())
 }
+
+/// A repository of empty generations with the names given, for layouts that folders cannot make.
+struct NamedGenerations(Vec<String>);
+
+impl Repository for NamedGenerations {
+    type Handle = ();
+    type Reader = ();
+
+    fn describe(&self) -> String {
+        "named".into()
+    }
+    fn generations(&self) -> Arc<[crate::repo::Generation]> {
+        let gens: Vec<crate::repo::Generation> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, name)| crate::repo::Generation {
+                name: name.clone(),
+                id: format!("id-{name}"),
+                start: None,
+                end: crate::meta::Timestamp::new(i as i64, 0),
+                checkpoint: false,
+                size: Some(1000),
+                files: Some(10),
+            })
+            .collect();
+        gens.into()
+    }
+    fn refresh(&self) -> Result<(), crate::error::RepoError> {
+        Ok(())
+    }
+    fn root(
+        &self,
+        g: &crate::repo::Generation,
+    ) -> Result<crate::meta::Node<()>, crate::error::RepoError> {
+        let meta = crate::meta::Meta::synthetic(crate::meta::FileKind::Dir, 0o755, 0, g.end);
+        Ok(crate::meta::Node { meta, handle: () })
+    }
+    fn list(&self, _dir: &()) -> Result<crate::repo::Listing<()>, crate::error::RepoError> {
+        Ok(Vec::new())
+    }
+    fn readlink(&self, _link: &()) -> Result<Vec<u8>, crate::error::RepoError> {
+        Err(crate::error::RepoError::NotFound)
+    }
+    fn xattrs(&self, _node: &()) -> Result<crate::repo::Xattrs, crate::error::RepoError> {
+        Ok(Vec::new())
+    }
+    fn open(&self, _file: &crate::meta::Node<()>) -> Result<(), crate::error::RepoError> {
+        Ok(())
+    }
+    fn read(
+        &self,
+        _file: &(),
+        _offset: u64,
+        _size: u32,
+    ) -> Result<Vec<u8>, crate::error::RepoError> {
+        Ok(Vec::new())
+    }
+}
+
+#[test]
+fn slashes_in_generation_names_make_group_directories() -> TestResult {
+    let names = [
+        "laptop/2026-01-01",
+        "server/2026-01-01",
+        "laptop/2026-01-02",
+        "latest/x",
+        "bad//name",
+    ];
+    let repo = NamedGenerations(names.iter().map(|s| s.to_string()).collect());
+    let tree = Layout::new(repo, LayoutOptions::default())?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, false)?,
+        [".", "..", "laptop", "server", "latest", ".pid"]
+    );
+    let laptop = tree.lookup(ROOT_INO, b"laptop")?;
+    assert_eq!(laptop.attr.meta.kind, crate::meta::FileKind::Dir);
+    assert_eq!(
+        laptop.attr.meta.mtime,
+        crate::meta::Timestamp::new(2, 0),
+        "a group is as new as its newest"
+    );
+    assert_eq!(
+        names_of(&tree, laptop.attr.ino, true)?,
+        [".", "..", "2026-01-01", "2026-01-02"]
+    );
+    let generation = tree.lookup(laptop.attr.ino, b"2026-01-02")?;
+    assert_eq!(generation.attr.meta.kind, crate::meta::FileKind::Dir);
+    assert_eq!(
+        tree.readlink(tree.lookup(ROOT_INO, b"latest")?.attr.ino)?,
+        b"laptop/2026-01-02"
+    );
+    assert_eq!(
+        tree.lookup(laptop.attr.ino, b"nope"),
+        Err(VfsError::NotFound)
+    );
+    assert_eq!(
+        tree.lookup(ROOT_INO, b"laptop/2026-01-01"),
+        Err(VfsError::NotFound)
+    );
+    assert_eq!(tree.statfs(ROOT_INO)?.files, 30);
+    Ok(())
+}

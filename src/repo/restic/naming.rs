@@ -1,5 +1,5 @@
-//! Directory names for snapshots, from a template such as `{time}` or `{host}_{time}`: values are
-//! made safe on every OS (no `/ \ : * ? " < > |`, no control characters), and repeats get the short id.
+//! Directory names for snapshots, from a template such as `{time}` or `{host}/{time}` (a `/` groups):
+//! values are made safe on every OS (no `/ \ : * ? " < > |`, no control characters), repeats get the short id.
 
 use std::collections::HashMap;
 
@@ -23,9 +23,9 @@ pub struct SnapshotInfo {
 
 /// Checks a template: it must name at least one known placeholder and no unknown one.
 pub fn check_template(template: &str) -> Result<(), String> {
-    if template.contains('/') || template.contains('\\') {
+    if template.contains('\\') || template.split('/').any(str::is_empty) {
         return Err(format!(
-            "name template {template:?} must not contain a path separator"
+            "name template {template:?} has a '\\' or an empty group (a leading, trailing or double '/')"
         ));
     }
     let mut rest = template;
@@ -73,6 +73,7 @@ fn safe_value(value: &str) -> String {
 /// The template filled in for one snapshot.
 pub fn render(template: &str, info: &SnapshotInfo) -> String {
     let mut out = String::new();
+    // A value cannot start a component with '.', so no component is "." or ".." or hidden.
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&safe_value_keep_empty(&rest[..start]));
@@ -93,18 +94,27 @@ pub fn render(template: &str, info: &SnapshotInfo) -> String {
         rest = &rest[start + len + 1..];
     }
     out.push_str(&safe_value_keep_empty(rest));
-    if out.starts_with('.') {
-        out.replace_range(..1, "_");
-    }
-    out
+    out.split('/')
+        .map(|part| match part.strip_prefix('.') {
+            Some(rest) => format!("_{rest}"),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
+/// Literal template text: its `/` separates groups and stays, the rest is made safe.
 fn safe_value_keep_empty(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        safe_value(text)
-    }
+    text.split('/')
+        .map(|part| {
+            if part.is_empty() {
+                String::new()
+            } else {
+                safe_value(part)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Names for all snapshots, in their order: the rendered template, with `_<short id>` appended to
@@ -162,6 +172,13 @@ mod tests {
     }
 
     #[test]
+    fn slashes_in_the_template_group_and_in_values_do_not() {
+        let i = info("2026-01-01_00-00-00", "id", "a/b");
+        assert_eq!(render("{host}/{time}", &i), "a_b/2026-01-01_00-00-00");
+        assert_eq!(render("{host}/.{time}", &i), "a_b/_2026-01-01_00-00-00");
+    }
+
+    #[test]
     fn collisions_get_the_short_id() {
         let infos = [
             info("same", "aaaa1111", "h"),
@@ -181,6 +198,8 @@ mod tests {
         assert!(check_template("{nope}").is_err());
         assert!(check_template("plain").is_err());
         assert!(check_template("{time").is_err());
-        assert!(check_template("{host}/{time}").is_err());
+        assert!(check_template("{host}/{time}").is_ok());
+        assert!(check_template("/{time}").is_err());
+        assert!(check_template("{host}//{time}").is_err());
     }
 }
