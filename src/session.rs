@@ -26,14 +26,18 @@ pub struct MountRequest {
     pub refresh_interval: Option<Duration>,
 }
 
-/// Re-reads the tree's repository every `interval` for the rest of the process's life.
-pub fn spawn_refresher<T: VfsTree>(tree: Arc<T>, interval: Duration) {
+/// Measures what the tree shows, then (with an interval) re-reads its repository every `interval`
+/// and measures the new generations, for the rest of the process's life.
+pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
     std::thread::spawn(move || {
+        tree.measure();
+        let Some(interval) = interval else { return };
         loop {
             std::thread::sleep(interval);
             if let Err(err) = tree.refresh() {
                 tracing::warn!("periodic refresh failed: {err}");
             }
+            tree.measure();
         }
     });
 }

@@ -324,18 +324,48 @@ fn inode_numbers_survive_the_kernel_forgetting_them() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn statfs_is_read_only_with_255_byte_names() -> TestResult {
-    let dir = three_generations(0)?;
-    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
-    let _mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
-    let path = std::ffi::CString::new(mnt.as_os_str().as_encoded_bytes())?;
+/// statvfs of the mountpoint.
+fn statvfs(path: &Path) -> libc::statvfs {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
     // SAFETY: statvfs is plain data; zeroed is a valid initial value.
     let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid C string and a valid out pointer.
-    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut stats) }, 0);
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stats) }, 0);
+    stats
+}
+
+#[test]
+fn statfs_counts_what_is_shown_and_is_read_only() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    for name in [
+        "2026-11-01_10-00-00",
+        "2026-11-02_10-00-00",
+        "2026-11-03_10-00-00",
+    ] {
+        for rel in walk(&repo.join(name)) {
+            let md = std::fs::symlink_metadata(repo.join(name).join(rel))?;
+            entries += 1;
+            bytes += if md.is_file() { md.len() } else { 0 };
+        }
+    }
+    let _mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut stats = statvfs(&mnt);
+    while stats.f_files != entries {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "statfs reports {} entries, not {entries}",
+            stats.f_files
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        stats = statvfs(&mnt);
+    }
+    assert_eq!(stats.f_blocks * stats.f_frsize, bytes.div_ceil(4096) * 4096);
     assert_eq!(stats.f_namemax, 255);
     assert_ne!(stats.f_flag & libc::ST_RDONLY, 0);
+    assert_eq!(stats.f_bfree, 0);
     Ok(())
 }
 

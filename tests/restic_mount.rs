@@ -132,6 +132,11 @@ fn every_entry_of_both_snapshots_matches_its_source() -> TestResult {
         }
         assert!(total > 4000, "only {total} entries compared");
         assert_eq!(
+            statfs_files(&fixture.mnt()),
+            total as u64,
+            "statfs counts every entry of both snapshots"
+        );
+        assert_eq!(
             std::fs::read_link(fixture.mnt().join("latest"))?,
             Path::new(&names[1])
         );
@@ -436,4 +441,21 @@ fn gethostname() -> String {
     unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The entry count statfs reports once it reaches `expected` (genmount measures in the background),
+/// or what it reports after 20 s.
+fn statfs_files(path: &Path, expected: u64) -> u64 {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        // SAFETY: statvfs is plain data; zeroed is a valid initial value.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: valid C string and a valid out pointer.
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stats) }, 0);
+        if stats.f_files == expected || std::time::Instant::now() > deadline {
+            return stats.f_files;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

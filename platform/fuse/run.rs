@@ -30,9 +30,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
             ))
         })?;
     tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
-    if let Some(interval) = request.refresh_interval {
-        crate::session::spawn_refresher(tree.clone(), interval);
-    }
+    crate::session::spawn_background(tree.clone(), request.refresh_interval);
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
         .map_err(|err| OpenError::Other(format!("cannot handle signals: {err}")))?;
     let handle = signals.handle();

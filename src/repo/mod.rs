@@ -64,6 +64,12 @@ pub trait Repository: Send + Sync + 'static {
             .ok_or(RepoError::NotFound)
     }
 
+    /// A key that two directories share only when their contents are the same (restic's tree id),
+    /// so that totals of shared subtrees are computed once. `None`: no such key.
+    fn dir_key(&self, _dir: &Self::Handle) -> Option<u64> {
+        None
+    }
+
     /// The target of a symlink, as stored.
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError>;
 

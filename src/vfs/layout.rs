@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::inodes::{InoKey, InodeTable, Slot};
+use super::usage::{Memo, Usage, measure};
 use super::{
     Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, OpenMode, Opened, ROOT_INO, StatFs,
     VfsTree, XattrReply,
@@ -123,6 +124,10 @@ pub struct Layout<R: Repository> {
     single: Option<Generation>,
     /// Group directories handed to the kernel, by inode; few, so never forgotten.
     groups: Mutex<HashMap<Ino, String>>,
+    /// What each generation holds, by generation id, where the repository does not record it.
+    usage: Mutex<HashMap<String, Usage>>,
+    /// Totals of directories the repository can key, shared across generations.
+    usage_memo: Mutex<Memo>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -149,6 +154,8 @@ impl<R: Repository> Layout<R> {
             damaged: Mutex::new(HashSet::new()),
             single: None,
             groups: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
+            usage_memo: Mutex::new(Memo::new()),
         };
         let state = layout.build_state();
         if state.generations.is_empty() {
@@ -803,23 +810,47 @@ impl<R: Repository> VfsTree for Layout<R> {
         XattrReply::for_request(list, size)
     }
 
+    fn measure(&self) {
+        let state = self.state();
+        for view in &state.generations {
+            let id = &view.generation.id;
+            if view.generation.size.is_some() || lock(&self.usage).contains_key(id) {
+                continue;
+            }
+            let measured = measure(&self.repo, &view.root, &mut lock(&self.usage_memo));
+            match measured {
+                Ok(usage) => {
+                    lock(&self.usage).insert(id.clone(), usage);
+                }
+                Err(err) => {
+                    tracing::debug!(generation = %view.generation.name, "cannot measure: {err}")
+                }
+            }
+        }
+    }
+
     fn statfs(&self, _ino: Ino) -> VfsResult<StatFs> {
         let state = self.state();
         let shown: Vec<&Generation> = match &self.single {
             Some(generation) => vec![generation],
             None => state.generations.iter().map(|g| &g.generation).collect(),
         };
-        let bytes: u64 = shown
-            .iter()
-            .filter_map(|g| g.size)
-            .fold(0, u64::saturating_add);
-        let files: u64 = shown
-            .iter()
-            .filter_map(|g| g.files)
-            .fold(0, u64::saturating_add);
+        let measured = lock(&self.usage);
+        let mut total = Usage::default();
+        for generation in shown {
+            let recorded = generation
+                .size
+                .zip(generation.files)
+                .map(|(bytes, entries)| Usage { bytes, entries });
+            let usage = recorded
+                .or_else(|| measured.get(&generation.id).copied())
+                .unwrap_or_default();
+            total.bytes = total.bytes.saturating_add(usage.bytes);
+            total.entries = total.entries.saturating_add(usage.entries);
+        }
         Ok(StatFs {
-            blocks: bytes.div_ceil(u64::from(BLOCK_SIZE)),
-            files,
+            blocks: total.bytes.div_ceil(u64::from(BLOCK_SIZE)),
+            files: total.entries,
             block_size: BLOCK_SIZE,
             name_max: names::NAME_MAX as u32,
         })

@@ -6,6 +6,7 @@ mod inodes;
 mod layout;
 #[cfg(test)]
 mod tests;
+mod usage;
 
 use std::time::Duration;
 
@@ -119,6 +120,9 @@ pub trait VfsTree: Send + Sync + 'static {
 
     /// Called once after the filesystem is unmounted: releases locks held in the repository.
     fn shutdown(&self);
+
+    /// Works out, in the background, what `statfs` should report where the repository does not say.
+    fn measure(&self) {}
 
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry>;
     fn forget(&self, ino: Ino, nlookup: u64);

@@ -381,6 +381,13 @@ impl Repository for ResticRepo {
         Ok(tree.entries[*index].1.clone())
     }
 
+    fn dir_key(&self, dir: &Self::Handle) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        dir.subtree?.hash(&mut hasher);
+        Some(hasher.finish())
+    }
+
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError> {
         node::link_target(&link.node_type).ok_or(RepoError::NotFound)
     }
