@@ -132,7 +132,7 @@ fn every_entry_of_both_snapshots_matches_its_source() -> TestResult {
         }
         assert!(total > 4000, "only {total} entries compared");
         assert_eq!(
-            statfs_files(&fixture.mnt()),
+            statfs_files(&fixture.mnt(), total as u64),
             total as u64,
             "statfs counts every entry of both snapshots"
         );
