@@ -459,3 +459,61 @@ fn statfs_files(path: &Path, expected: u64) -> u64 {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+fn pack_files(repo: &Path) -> std::collections::BTreeSet<PathBuf> {
+    walk(&repo.join("data"))
+        .into_iter()
+        .filter(|p| repo.join("data").join(p).is_file())
+        .collect()
+}
+
+#[test]
+fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
+    let mut fixture = Fixture {
+        dir: tempfile::tempdir()?,
+        captured: Vec::new(),
+    };
+    std::fs::write(fixture.password(), b"pw\n")?;
+    std::fs::create_dir(fixture.src())?;
+    std::fs::create_dir(fixture.mnt())?;
+    restic(
+        &fixture.repo(),
+        &fixture.password(),
+        fixture.dir.path(),
+        &["init"],
+    );
+    std::fs::write(fixture.src().join("healthy"), pseudo_random(2 << 20, 1))?;
+    fixture.backup();
+    let before = pack_files(&fixture.repo());
+    std::fs::write(fixture.src().join("doomed"), pseudo_random(2 << 20, 2))?;
+    fixture.backup();
+    // The second backup wrote a tree pack and a data pack; the data pack is the large one.
+    let data = fixture.repo().join("data");
+    let pack = pack_files(&fixture.repo())
+        .difference(&before)
+        .map(|p| data.join(p))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .ok_or("no new pack")?;
+    let mut bytes = std::fs::read(&pack)?;
+    bytes[100] ^= 0x55;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pack, std::fs::Permissions::from_mode(0o644))?;
+    std::fs::write(&pack, &bytes)?;
+    let paths = fixture.paths();
+    let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+    let err = std::fs::read(fixture.mnt().join("latest/doomed")).err();
+    assert_eq!(
+        err.and_then(|e| e.raw_os_error()),
+        Some(libc::EIO),
+        "a damaged blob must not be served"
+    );
+    assert_eq!(
+        std::fs::read(fixture.mnt().join("latest/healthy"))?,
+        pseudo_random(2 << 20, 1)
+    );
+    assert!(
+        std::fs::metadata(fixture.mnt().join("latest/doomed")).is_ok(),
+        "the daemon still answers"
+    );
+    Ok(())
+}
