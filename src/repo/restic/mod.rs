@@ -437,3 +437,59 @@ impl Repository for ResticRepo {
         Ok(bytes.to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(host: &str, tags: &str, paths: &str) -> SnapshotFile {
+        SnapshotFile {
+            hostname: host.into(),
+            tags: tags.parse().unwrap_or_default(),
+            paths: paths.parse().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn filters_select_as_restic_does() {
+        let s = snapshot("laptop", "daily,home", "/home,/etc");
+        let all = SnapshotFilter::default();
+        assert!(all.matches(&s));
+        let host = SnapshotFilter {
+            hosts: vec!["server".into(), "laptop".into()],
+            ..Default::default()
+        };
+        assert!(host.matches(&s));
+        let wrong_host = SnapshotFilter {
+            hosts: vec!["server".into()],
+            ..Default::default()
+        };
+        assert!(!wrong_host.matches(&s));
+        let both_tags = SnapshotFilter {
+            tags: vec![vec!["daily".into(), "home".into()]],
+            ..Default::default()
+        };
+        assert!(both_tags.matches(&s));
+        let missing_tag = SnapshotFilter {
+            tags: vec![vec!["daily".into(), "work".into()]],
+            ..Default::default()
+        };
+        assert!(!missing_tag.matches(&s));
+        let any_list = SnapshotFilter {
+            tags: vec![vec!["work".into()], vec!["home".into()]],
+            ..Default::default()
+        };
+        assert!(any_list.matches(&s));
+        let paths = SnapshotFilter {
+            paths: vec!["/home".into(), "/etc".into()],
+            ..Default::default()
+        };
+        assert!(paths.matches(&s));
+        let other_path = SnapshotFilter {
+            paths: vec!["/home".into(), "/srv".into()],
+            ..Default::default()
+        };
+        assert!(!other_path.matches(&s));
+    }
+}
