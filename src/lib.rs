@@ -8,6 +8,7 @@ pub mod names;
 pub mod repo;
 pub mod session;
 pub mod vfs;
+pub mod win;
 
 #[path = "../platform/mod.rs"]
 pub mod platform;

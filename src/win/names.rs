@@ -1,0 +1,137 @@
+//! Names that Windows cannot hold, mapped reversibly into Unicode's private use area, as WinFsp's
+//! own FUSE layer does: `<>:"\|?*` and control characters, a trailing dot or space, reserved device
+//! names (`CON`, `aux.txt`, `COM1`…), and bytes that are not UTF-8.
+//!
+//! | in the backup | shown on Windows |
+//! | --- | --- |
+//! | ASCII `c` in `<>:"\|?*`, 0x01–0x1F | U+F000 + `c` |
+//! | a trailing `.` or ` ` | U+F000 + `.` (U+F02E) or U+F000 + ` ` (U+F020) |
+//! | the last character of a reserved device name's stem | U+F000 + that character |
+//! | a byte `b` that is not part of valid UTF-8 | U+F100 + `b` |
+//!
+//! A name that already holds characters of U+F000–U+F1FF is shown as it is, so it is not reversible;
+//! backups practically never contain them.
+
+const FORBIDDEN: &str = "<>:\"\\|?*";
+const ESCAPE: u32 = 0xF000;
+const BYTE_ESCAPE: u32 = 0xF100;
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+fn escaped(c: char) -> char {
+    char::from_u32(ESCAPE + c as u32).unwrap_or('_')
+}
+
+/// Whether `stem` (the name up to its first dot) is a DOS device name.
+fn is_reserved_stem(stem: &str) -> bool {
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem))
+}
+
+/// The name Windows shows for a name from a backup.
+pub fn to_windows(raw: &[u8]) -> String {
+    let mut chars: Vec<char> = Vec::with_capacity(raw.len());
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let needs = (c as u32) < 0x20 || FORBIDDEN.contains(c);
+            chars.push(if needs { escaped(c) } else { c });
+        }
+        for &b in chunk.invalid() {
+            chars.push(char::from_u32(BYTE_ESCAPE + u32::from(b)).unwrap_or('_'));
+        }
+    }
+    if let Some(last) = chars.last_mut()
+        && (*last == '.' || *last == ' ')
+    {
+        *last = escaped(*last);
+    }
+    let stem_len = chars.iter().position(|&c| c == '.').unwrap_or(chars.len());
+    let stem: String = chars[..stem_len].iter().collect();
+    if stem_len > 0 && is_reserved_stem(&stem) {
+        chars[stem_len - 1] = escaped(chars[stem_len - 1]);
+    }
+    chars.into_iter().collect()
+}
+
+/// The name from the backup that `to_windows` turned into `shown`.
+pub fn from_windows(shown: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(shown.len());
+    for c in shown.chars() {
+        let code = c as u32;
+        if (BYTE_ESCAPE..BYTE_ESCAPE + 0x100).contains(&code) {
+            out.push((code - BYTE_ESCAPE) as u8);
+        } else if (ESCAPE..ESCAPE + 0x80).contains(&code) {
+            out.push((code - ESCAPE) as u8);
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_are_untouched() {
+        for name in [
+            "readme.txt",
+            "ünïcödé",
+            "a b",
+            ".hidden",
+            "COM10",
+            "console",
+            "nul-device",
+        ] {
+            assert_eq!(to_windows(name.as_bytes()), name);
+        }
+    }
+
+    #[test]
+    fn forbidden_characters_go_to_the_private_use_area() {
+        assert_eq!(to_windows(b"a:b"), "a\u{F03A}b");
+        assert_eq!(to_windows(b"what?*"), "what\u{F03F}\u{F02A}");
+        assert_eq!(to_windows(b"tab\there"), "tab\u{F009}here");
+        assert_eq!(to_windows(b"back\\slash"), "back\u{F05C}slash");
+    }
+
+    #[test]
+    fn trailing_dots_and_spaces_and_device_names() {
+        assert_eq!(to_windows(b"dots..."), "dots..\u{F02E}");
+        assert_eq!(to_windows(b"space "), "space\u{F020}");
+        assert_eq!(to_windows(b"CON"), "CO\u{F04E}");
+        assert_eq!(to_windows(b"aux.txt"), "au\u{F078}.txt");
+        assert_eq!(to_windows(b"com1.tar.gz"), "com\u{F031}.tar.gz");
+        assert_eq!(to_windows(b"LPT9"), "LPT\u{F039}");
+    }
+
+    #[test]
+    fn every_mapping_is_reversible() {
+        let names: [&[u8]; 10] = [
+            b"a:b",
+            b"dots...",
+            b"CON",
+            b"aux.txt",
+            b"\xff\xfe-bytes",
+            b"new\nline",
+            b"q?\"<>|",
+            b"plain",
+            "ünï:cödé".as_bytes(),
+            b"end. ",
+        ];
+        for raw in names {
+            let shown = to_windows(raw);
+            assert!(
+                !shown
+                    .chars()
+                    .any(|c| FORBIDDEN.contains(c) || (c as u32) < 0x20),
+                "{shown:?}"
+            );
+            assert!(!shown.ends_with('.') && !shown.ends_with(' '), "{shown:?}");
+            assert_eq!(from_windows(&shown), raw, "{shown:?}");
+        }
+    }
+}
