@@ -101,6 +101,9 @@ struct MountArgs {
     /// Mount over a directory that is not empty.
     #[arg(long)]
     allow_non_empty: bool,
+    /// The volume's name in Finder or Explorer (default: genmount and the repository's name).
+    #[arg(long)]
+    volname: Option<String>,
     /// Threads that serve the kernel.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
@@ -271,6 +274,10 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
     let request = MountRequest {
         mountpoint,
         fsname: format!("genmount:{}", crate::repo::restic::open::redact(&args.repo)),
+        volname: args
+            .volname
+            .clone()
+            .unwrap_or_else(|| default_volname(&args.repo)),
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,
         options: args.options.clone(),
@@ -286,6 +293,13 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
             &request,
         ),
     }
+}
+
+/// `genmount <last path component of the repository>`.
+fn default_volname(repo: &str) -> String {
+    let trimmed = repo.trim_end_matches(['/', '\\']);
+    let name = trimmed.rsplit(['/', '\\', ':']).next().unwrap_or(trimmed);
+    format!("genmount {name}")
 }
 
 fn serve<R: Repository>(
@@ -347,6 +361,16 @@ mod tests {
             Err(OpenError::Usage(_))
         ));
         assert_eq!(root_components(None).ok(), Some(Vec::new()));
+    }
+
+    #[test]
+    fn volume_names_come_from_the_repository() {
+        assert_eq!(default_volname("/srv/backups/laptop/"), "genmount laptop");
+        assert_eq!(
+            default_volname("rest:http://host:8000/repo/"),
+            "genmount repo"
+        );
+        assert_eq!(default_volname("C:\\Backups\\home"), "genmount home");
     }
 
     #[test]

@@ -20,10 +20,25 @@ pub struct MountRequest {
     pub allow_non_empty: bool,
     /// Options passed through to the OS (`-o OPT`).
     pub options: Vec<String>,
+    /// The volume's name where the OS shows one (macOS Finder, Windows Explorer).
+    pub volname: String,
     /// Worker threads serving the kernel.
     pub threads: usize,
     /// Re-read the repository this often, besides when `.pid` is closed.
     pub refresh_interval: Option<Duration>,
+}
+
+/// Mount options an OS needs beyond the common ones. On macOS: a volume name for Finder, and no
+/// AppleDouble `._` files or Apple xattrs that Finder would try to write (rclone's defaults).
+pub fn os_mount_options(os: &str, volname: &str) -> Vec<String> {
+    match os {
+        "macos" => vec![
+            format!("volname={}", volname.replace(',', "_")),
+            "noappledouble".into(),
+            "noapplexattr".into(),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// Measures what the tree shows, then (with an interval) re-reads its repository every `interval`
@@ -73,6 +88,16 @@ pub fn check_mountpoint(path: &Path, allow_non_empty: bool) -> Result<(), OpenEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macos_gets_a_volume_name_and_no_appledouble() {
+        let options = os_mount_options("macos", "genmount backup,1");
+        assert_eq!(
+            options,
+            ["volname=genmount backup_1", "noappledouble", "noapplexattr"]
+        );
+        assert!(os_mount_options("linux", "x").is_empty());
+    }
 
     #[test]
     fn mountpoint_problems_are_mountpoint_errors() -> Result<(), Box<dyn std::error::Error>> {
