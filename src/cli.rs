@@ -257,7 +257,7 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
         Some(mountpoint) => mountpoint,
         None => PathBuf::from(std::mem::replace(&mut args.repo, "-".into())),
     };
-    check_mountpoint(&mountpoint, args.allow_non_empty)?;
+    check_mountpoint(&mountpoint, args.allow_non_empty, std::env::consts::OS)?;
     let (uid, gid) = crate::platform::owner();
     let options = LayoutOptions {
         view: match args.view {

@@ -57,9 +57,19 @@ pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
     });
 }
 
-/// Checks that the mountpoint can be used: it exists, is a directory and is empty (unless allowed).
-pub fn check_mountpoint(path: &Path, allow_non_empty: bool) -> Result<(), OpenError> {
+/// Checks that the mountpoint can be used on `os`. On Windows: a drive (`X:`, `*`) or a folder that
+/// does not exist yet, which WinFsp creates. Elsewhere: an existing, empty (unless allowed) directory.
+pub fn check_mountpoint(path: &Path, allow_non_empty: bool, os: &str) -> Result<(), OpenError> {
     let shown = path.display();
+    if os == "windows" {
+        let spec = path.to_string_lossy();
+        if crate::win::mountpoint::is_drive_spec(&spec) || !path.exists() {
+            return Ok(());
+        }
+        return Err(OpenError::Mountpoint(format!(
+            "mountpoint {shown} exists: WinFsp mounts on a drive letter (X: or *) or creates a new folder"
+        )));
+    }
     let md = std::fs::metadata(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => OpenError::Mountpoint(format!("mountpoint {shown} does not exist")),
         std::io::ErrorKind::NotConnected => OpenError::Mountpoint(format!(
@@ -111,15 +121,21 @@ mod tests {
             (&dir.path().to_path_buf(), false),
         ] {
             assert!(
-                matches!(check_mountpoint(path, allow), Err(OpenError::Mountpoint(_))),
+                matches!(
+                    check_mountpoint(path, allow, "linux"),
+                    Err(OpenError::Mountpoint(_))
+                ),
                 "{}",
                 path.display()
             );
         }
-        assert!(check_mountpoint(dir.path(), true).is_ok());
+        assert!(check_mountpoint(dir.path(), true, "linux").is_ok());
+        assert!(check_mountpoint(Path::new("X:"), false, "windows").is_ok());
+        assert!(check_mountpoint(&missing, false, "windows").is_ok());
+        assert!(check_mountpoint(dir.path(), true, "windows").is_err());
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty)?;
-        assert!(check_mountpoint(&empty, false).is_ok());
+        assert!(check_mountpoint(&empty, false, "linux").is_ok());
         Ok(())
     }
 }

@@ -3,5 +3,7 @@
 
 pub mod info;
 pub mod listing;
+pub mod mountpoint;
 pub mod names;
 pub mod path;
+pub mod reparse;
