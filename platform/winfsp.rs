@@ -32,6 +32,7 @@ struct WinFs<T: VfsTree> {
     tree: Arc<T>,
     security: Vec<u8>,
     volname: String,
+    hide_dot_files: bool,
 }
 
 /// An open file or directory: the node (one lookup held), its open handle, its listing buffer.
@@ -41,8 +42,8 @@ struct Handle {
     dir: DirBuffer,
 }
 
-fn fill(file_info: &mut FileInfo, entry: &Entry, name: &[u8]) {
-    let w = info::file_info(entry.attr.ino, &entry.attr.meta, name, false);
+fn fill(file_info: &mut FileInfo, entry: &Entry, name: &[u8], hide_dot_files: bool) {
+    let w = info::file_info(entry.attr.ino, &entry.attr.meta, name, hide_dot_files);
     file_info.file_attributes = w.attributes;
     file_info.reparse_tag = w.reparse_tag;
     file_info.allocation_size = w.allocation_size;
@@ -105,8 +106,13 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
             Ok(resolved) => resolved,
             Err(err) => return reparse_point_resolver(file_name).ok_or_else(|| fail(err)),
         };
-        let attributes =
-            info::file_info(0, &resolved.entry.attr.meta, &resolved.raw_name, false).attributes;
+        let attributes = info::file_info(
+            0,
+            &resolved.entry.attr.meta,
+            &resolved.raw_name,
+            self.hide_dot_files,
+        )
+        .attributes;
         path::release(&*self.tree, &resolved);
         self.copy_security(security_descriptor);
         Ok(FileSecurity {
@@ -137,7 +143,12 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
             }
             _ => None,
         };
-        fill(file_info.as_mut(), &resolved.entry, &resolved.raw_name);
+        fill(
+            file_info.as_mut(),
+            &resolved.entry,
+            &resolved.raw_name,
+            self.hide_dot_files,
+        );
         Ok(Handle {
             resolved,
             fh,
@@ -160,7 +171,12 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
             .tree
             .getattr(context.resolved.entry.attr.ino)
             .map_err(fail)?;
-        fill(file_info, &entry, &context.resolved.raw_name);
+        fill(
+            file_info,
+            &entry,
+            &context.resolved.raw_name,
+            self.hide_dot_files,
+        );
         Ok(())
     }
 
@@ -199,7 +215,12 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
                 for dot in [".", ".."] {
                     dir_info.reset();
                     dir_info.set_name(dot)?;
-                    fill(dir_info.file_info_mut(), &context.resolved.entry, b"");
+                    fill(
+                        dir_info.file_info_mut(),
+                        &context.resolved.entry,
+                        b"",
+                        false,
+                    );
                     lock.write(&mut dir_info)?;
                 }
             }
@@ -209,7 +230,12 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
                 };
                 dir_info.reset();
                 if dir_info.set_name(child.shown.as_str()).is_ok() {
-                    fill(dir_info.file_info_mut(), &entry, &child.raw);
+                    fill(
+                        dir_info.file_info_mut(),
+                        &entry,
+                        &child.raw,
+                        self.hide_dot_files,
+                    );
                     lock.write(&mut dir_info)?;
                 } else {
                     tracing::warn!(name = %child.shown, "name longer than Windows allows; not listed");
@@ -315,6 +341,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
         tree: tree.clone(),
         security: security_descriptor()?,
         volname: request.volname.clone(),
+        hide_dot_files: request.hide_dot_files,
     };
     let mut host: FileSystemHost<WinFs<T>> = FileSystemHost::new(volume_params(), fs)
         .map_err(|err| OpenError::Other(format!("cannot create the WinFsp volume: {err}")))?;

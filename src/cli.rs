@@ -104,6 +104,9 @@ struct MountArgs {
     /// The volume's name in Finder or Explorer (default: genmount and the repository's name).
     #[arg(long)]
     volname: Option<String>,
+    /// On Windows, mark names that start with `.` hidden, as Unix tools treat them.
+    #[arg(long)]
+    hide_dot_files: bool,
     /// Threads that serve the kernel.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,

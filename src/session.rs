@@ -22,6 +22,8 @@ pub struct MountRequest {
     pub options: Vec<String>,
     /// The volume's name where the OS shows one (macOS Finder, Windows Explorer).
     pub volname: String,
+    /// Mark names starting with `.` hidden where the OS has such a flag (Windows).
+    pub hide_dot_files: bool,
     /// Worker threads serving the kernel.
     pub threads: usize,
     /// Re-read the repository this often, besides when `.pid` is closed.
