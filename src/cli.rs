@@ -281,6 +281,7 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
             .volname
             .clone()
             .unwrap_or_else(|| default_volname(&args.repo)),
+        hide_dot_files: args.hide_dot_files,
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,
         options: args.options.clone(),
