@@ -7,7 +7,7 @@ pub mod ntstatus;
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
         mod fuse;
-        pub use fuse::mount;
+        pub use fuse::{mount, unmount};
 
         /// The user and group the daemon runs as: the owner of genmount's own entries.
         pub fn owner() -> (u32, u32) {
@@ -17,6 +17,11 @@ cfg_if::cfg_if! {
     } else if #[cfg(windows)] {
         mod winfsp;
         pub use winfsp::mount;
+
+        /// A WinFsp volume goes away with its process: there is nothing to unmount from outside.
+        pub fn unmount(_path: &std::path::Path) -> std::io::Result<()> {
+            Err(std::io::Error::other("on Windows, stop the genmount process (Ctrl-C) to unmount"))
+        }
 
         /// Windows has no uid/gid; the security descriptor decides who may read.
         pub fn owner() -> (u32, u32) {

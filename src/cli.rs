@@ -38,6 +38,11 @@ enum Command {
     Mount(MountArgs),
     /// List a repository's generations, oldest first.
     Generations(GenerationsArgs),
+    /// Unmount a genmount mount, also one whose daemon died ("transport endpoint is not connected").
+    Unmount {
+        /// The mountpoint.
+        mountpoint: PathBuf,
+    },
 }
 
 /// How to reach a repository: shared by every subcommand.
@@ -143,6 +148,9 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Mount(args) => mount(args),
         Command::Generations(args) => generations(args),
+        Command::Unmount { mountpoint } => crate::platform::unmount(&mountpoint).map_err(|err| {
+            OpenError::Mountpoint(format!("cannot unmount {}: {err}", mountpoint.display()))
+        }),
     };
     match result {
         Ok(()) => 0,

@@ -430,3 +430,56 @@ fn the_bundled_demo_mounts() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn after_sigkill_the_mountpoint_is_freed_and_unmount_clears_a_stale_one() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    // As root genmount mounts with auto_unmount: the kernel mount goes when the daemon dies.
+    let mut mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    mount.stop_with(libc::SIGKILL);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while is_mounted(&mnt) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still mounted 20 s after SIGKILL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // With the auto_unmount helper killed as well, a dead daemon leaves "transport endpoint is not connected".
+    let mut mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    let pid = mount.pid();
+    let fusermount: Vec<u32> = std::fs::read_dir("/proc")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
+            status.contains("fusermount3") && status.contains(&format!("PPid:\t{pid}\n"))
+        })
+        .collect();
+    for helper in &fusermount {
+        // SAFETY: kill with a valid pid has no memory effects.
+        unsafe { libc::kill(*helper as i32, libc::SIGKILL) };
+    }
+    assert!(
+        !fusermount.is_empty(),
+        "the auto_unmount helper runs beside the daemon"
+    );
+    mount.stop_with(libc::SIGKILL);
+    {
+        assert!(
+            is_mounted(&mnt),
+            "with its helper gone too, the dead mount stays"
+        );
+        let err = std::fs::read_dir(&mnt).err().and_then(|e| e.raw_os_error());
+        assert_eq!(err, Some(libc::ENOTCONN), "a dead mount");
+        let (status, _, stderr) = run(&[OsStr::new("mount"), os(&repo), os(&mnt)]);
+        assert_eq!(status, 3, "a dead mountpoint is refused: {stderr}");
+        assert!(stderr.contains("not connected"), "{stderr}");
+        let (status, _, stderr) = run(&[OsStr::new("unmount"), os(&mnt)]);
+        assert_eq!(status, 0, "{stderr}");
+    }
+    assert!(!is_mounted(&mnt));
+    let _again = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    assert!(std::fs::metadata(mnt.join("latest/one")).is_ok());
+    Ok(())
+}

@@ -14,7 +14,7 @@ use fuser::{
     ReplyWrite, ReplyXattr, Request,
 };
 
-pub use run::mount;
+pub use run::{mount, unmount};
 
 use crate::error::VfsError;
 use crate::meta::FileKind;
