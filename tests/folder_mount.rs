@@ -483,3 +483,50 @@ fn after_sigkill_the_mountpoint_is_freed_and_unmount_clears_a_stale_one() -> Tes
     assert!(std::fs::metadata(mnt.join("latest/one")).is_ok());
     Ok(())
 }
+
+/// Runs `cmd` as user and group 65534 (nobody); returns whether it succeeded.
+fn as_nobody(cmd: &[&OsStr]) -> bool {
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(cmd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn other_users_see_nothing_and_with_allow_other_only_what_modes_allow() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let public = mnt.join("latest/one");
+    let private = mnt.join("latest/private");
+    let cat = OsStr::new("cat");
+    {
+        let _mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+        assert!(
+            std::fs::read(&private).is_ok(),
+            "the owner reads everything"
+        );
+        assert!(
+            !as_nobody(&[OsStr::new("ls"), os(&mnt)]),
+            "another user must not see the mount"
+        );
+        assert!(!as_nobody(&[cat, os(&public)]));
+    }
+    let _mount = Mount::start(&[os(&repo), os(&mnt), OsStr::new("--allow-other")], &mnt);
+    assert!(
+        as_nobody(&[OsStr::new("ls"), os(&mnt)]),
+        "--allow-other lets others in"
+    );
+    assert!(as_nobody(&[cat, os(&public)]), "a 0644 file is readable");
+    assert!(
+        !as_nobody(&[cat, os(&private)]),
+        "a 0600 file of root's is not"
+    );
+    Ok(())
+}
