@@ -9,6 +9,11 @@ cfg_if::cfg_if! {
         mod fuse;
         pub use fuse::{mount, unmount};
 
+        /// Process-wide settings made before any thread starts.
+        pub fn prepare_process() {
+            fuse::tune_allocator();
+        }
+
         /// The user and group the daemon runs as: the owner of genmount's own entries.
         pub fn owner() -> (u32, u32) {
             // SAFETY: geteuid and getegid have no preconditions and cannot fail.
@@ -17,6 +22,9 @@ cfg_if::cfg_if! {
     } else if #[cfg(windows)] {
         mod winfsp;
         pub use winfsp::mount;
+
+        /// Process-wide settings made before any thread starts.
+        pub fn prepare_process() {}
 
         /// A WinFsp volume goes away with its process: there is nothing to unmount from outside.
         pub fn unmount(_path: &std::path::Path) -> std::io::Result<()> {

@@ -137,6 +137,7 @@ enum ViewArg {
 
 /// Runs the program and returns its exit code.
 pub fn main() -> i32 {
+    crate::platform::prepare_process();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

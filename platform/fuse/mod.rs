@@ -14,7 +14,7 @@ use fuser::{
     ReplyWrite, ReplyXattr, Request,
 };
 
-pub use run::{mount, unmount};
+pub use run::{mount, tune_allocator, unmount};
 
 use crate::error::VfsError;
 use crate::meta::FileKind;

@@ -5,6 +5,7 @@ mod lock;
 pub mod naming;
 mod node;
 pub mod open;
+mod prefetch;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -91,10 +92,14 @@ struct TreeListing {
 
 /// An opened file of a snapshot.
 pub struct ResticReader {
-    file: OpenFile,
+    file: Arc<OpenFile>,
     size: u64,
     name: String,
+    stream: std::sync::Mutex<prefetch::Stream>,
 }
+
+/// Workers that decrypt ahead of sequential readers: one per core.
+const PREFETCH_WORKERS: usize = 2;
 
 /// A restic repository opened read-only.
 pub struct ResticRepo {
@@ -107,6 +112,7 @@ pub struct ResticRepo {
     loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
     trees: Cache<TreeId, Arc<TreeListing>>,
+    prefetcher: prefetch::Prefetcher,
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
     lock: std::sync::Mutex<Option<ResticLock>>,
@@ -166,6 +172,7 @@ impl ResticRepo {
                 trees: HashMap::new(),
             })),
             trees: Cache::new(TREE_CACHE_ENTRIES),
+            prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
         };
@@ -413,9 +420,10 @@ impl Repository for ResticRepo {
             .open_file(&file.handle)
             .map_err(|e| damaged(&format!("file {name}"), &e))?;
         Ok(ResticReader {
-            file: opened,
+            file: Arc::new(opened),
             size: file.meta.size,
             name,
+            stream: std::sync::Mutex::new(prefetch::Stream::default()),
         })
     }
 
@@ -429,8 +437,17 @@ impl Repository for ResticRepo {
             return Ok(Vec::new());
         }
         let length = u64::from(size).min(file.size - offset);
+        let loaded = read(&self.loaded);
+        let ahead = file
+            .stream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .on_read(offset, length, file.size);
+        if !ahead.is_empty() {
+            self.prefetcher.fetch(&loaded, &file.file, ahead);
+        }
         let offset = usize::try_from(offset).map_err(|_| RepoError::NotFound)?;
-        let bytes = read(&self.loaded)
+        let bytes = loaded
             .repo
             .read_file_at(&file.file, offset, length as usize)
             .map_err(|e| damaged(&format!("file {}", file.name), &e))?;
