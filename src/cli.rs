@@ -289,7 +289,7 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
         volname: args
             .volname
             .clone()
-            .unwrap_or_else(|| default_volname(&args.repo)),
+            .unwrap_or_else(|| default_volname(&crate::repo::restic::open::redact(&args.repo))),
         hide_dot_files: args.hide_dot_files,
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,

@@ -1,7 +1,7 @@
 //! Turns names found inside a backup into names that are safe to show in one directory of the mount.
 //! `""`, `.` and `..` are dropped; `/` and NUL are replaced; long names are shortened; repeats get a suffix.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// The longest name any of genmount's target systems accepts, in bytes.
@@ -36,6 +36,8 @@ pub fn safe_listing<T>(entries: Vec<(Vec<u8>, T)>, dir: &str) -> Vec<(Vec<u8>, T
         return entries;
     }
     let mut seen: HashSet<Vec<u8>> = HashSet::with_capacity(entries.len());
+    // The next suffix to try for each repeated name, so that many repeats stay linear.
+    let mut next_suffix: HashMap<Vec<u8>, u64> = HashMap::new();
     let mut out = Vec::with_capacity(entries.len());
     for (raw, value) in entries {
         let Some(mut name) = safe_name(&raw) else {
@@ -43,7 +45,10 @@ pub fn safe_listing<T>(entries: Vec<(Vec<u8>, T)>, dir: &str) -> Vec<(Vec<u8>, T
             continue;
         };
         if seen.contains(&name) {
-            name = unique_variant(&name, &seen);
+            let start = next_suffix.entry(name.clone()).or_insert(2);
+            let (variant, used) = unique_variant(&name, &seen, *start);
+            *start = used + 1;
+            name = variant;
         }
         if name != raw {
             tracing::warn!(dir, name = %String::from_utf8_lossy(&raw), shown = %String::from_utf8_lossy(&name), "entry renamed");
@@ -59,17 +64,17 @@ fn unique<T>(entries: &[(Vec<u8>, T)]) -> bool {
     entries.iter().all(|(name, _)| seen.insert(name.as_slice()))
 }
 
-/// `name~2`, `name~3`, … (shortened to fit) — the first that is still free.
-fn unique_variant(name: &[u8], seen: &HashSet<Vec<u8>>) -> Vec<u8> {
-    (2u64..)
+/// `name~N` (shortened to fit) for the first N from `start` that is still free, and that N.
+fn unique_variant(name: &[u8], seen: &HashSet<Vec<u8>>, start: u64) -> (Vec<u8>, u64) {
+    (start..)
         .map(|n| {
             let tag = format!("~{n}");
             let mut candidate = name.to_vec();
             candidate.truncate(NAME_MAX - tag.len());
             candidate.extend_from_slice(tag.as_bytes());
-            candidate
+            (candidate, n)
         })
-        .find(|candidate| !seen.contains(candidate))
+        .find(|(candidate, _)| !seen.contains(candidate))
         .unwrap_or_default()
 }
 
@@ -125,6 +130,15 @@ mod tests {
         assert_eq!(names, vec![&b"a_b"[..], b"a_b~2", b"a_b~3", b"c"]);
         let values: Vec<i32> = out.iter().map(|(_, v)| *v).collect();
         assert_eq!(values, vec![1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn many_repeats_stay_fast_and_distinct() {
+        let entries: Vec<(Vec<u8>, usize)> = (0..50_000).map(|i| (b"same".to_vec(), i)).collect();
+        let out = safe_listing(entries, "test");
+        let distinct: HashSet<&Vec<u8>> = out.iter().map(|(n, _)| n).collect();
+        assert_eq!(distinct.len(), 50_000);
+        assert_eq!(out[49_999].0, b"same~50000");
     }
 
     #[test]

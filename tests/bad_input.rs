@@ -1,4 +1,5 @@
-//! Bad input gets one line on stderr, its documented exit code, and nothing mounted.
+//! Bad input gets one line on stderr, its documented exit code, and nothing mounted:
+//! a missing or unreadable repository, a bad mountpoint, an unknown generation, bad options.
 
 mod common;
 

@@ -148,12 +148,11 @@ fn config(request: &MountRequest) -> Config {
         MountOption::FSName(request.fsname.clone()),
         MountOption::Subtype("genmount".into()),
     ];
-    options.extend(
-        request
-            .options
-            .iter()
-            .map(|opt| MountOption::CUSTOM(opt.clone())),
-    );
+    let os_options = crate::session::os_mount_options(std::env::consts::OS, &request.volname);
+    let custom = os_options
+        .into_iter()
+        .chain(request.options.iter().cloned());
+    options.extend(custom.map(MountOption::CUSTOM));
     let mut config = Config::default();
     config.acl = if request.allow_other {
         SessionACL::All

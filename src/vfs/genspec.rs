@@ -40,7 +40,7 @@ impl GenerationSpec {
     /// The index into `names` (oldest first) that this spec picks, if any.
     pub fn pick(&self, names: &[&str]) -> Option<usize> {
         match self {
-            GenerationSpec::Latest(back) => names.len().checked_sub(back + 1),
+            GenerationSpec::Latest(back) => names.len().checked_sub(back.checked_add(1)?),
             GenerationSpec::Named(name) => names.iter().position(|n| n == name),
         }
     }
@@ -74,6 +74,7 @@ mod tests {
         assert_eq!(pick("latest~3"), None);
         assert_eq!(pick("b"), Some(1));
         assert_eq!(pick("zz"), None);
+        assert_eq!(pick(&format!("latest~{}", usize::MAX)), None);
         assert!("latest~x".parse::<GenerationSpec>().is_err());
         assert!("".parse::<GenerationSpec>().is_err());
     }

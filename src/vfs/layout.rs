@@ -29,6 +29,8 @@ const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The root changes at every refresh.
 const ROOT_TTL: Duration = Duration::from_secs(1);
 const BLOCK_SIZE: u32 = 4096;
+/// How long closing `.pid` waits for the kernel to take the invalidations.
+const INVALIDATION_WAIT: Duration = Duration::from_secs(2);
 /// Damaged objects are each logged once; beyond this many the log would only repeat itself.
 const MAX_DAMAGED_LOGGED: usize = 10_000;
 
@@ -118,7 +120,9 @@ pub struct Layout<R: Repository> {
     files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
     dirs: Mutex<HashMap<u64, OpenDir<R::Handle>>>,
     next_fh: AtomicU64,
-    invalidator: OnceLock<Box<dyn Invalidator>>,
+    invalidator: OnceLock<Arc<dyn Invalidator>>,
+    /// Held while the repository is re-read, so that an older re-read cannot overwrite a newer one.
+    refreshing: Mutex<()>,
     damaged: Mutex<HashSet<String>>,
     /// The generation of a single view.
     single: Option<Generation>,
@@ -151,6 +155,7 @@ impl<R: Repository> Layout<R> {
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             invalidator: OnceLock::new(),
+            refreshing: Mutex::new(()),
             damaged: Mutex::new(HashSet::new()),
             single: None,
             groups: Mutex::new(HashMap::new()),
@@ -310,7 +315,9 @@ impl<R: Repository> Layout<R> {
 
     fn root_meta(&self, state: &State<R::Handle>) -> Meta {
         let mut meta = Meta::synthetic(FileKind::Dir, 0o555, 0, state.refreshed);
-        meta.nlink = 2 + u32::try_from(state.generations.len()).unwrap_or(u32::MAX - 2);
+        meta.nlink = u32::try_from(state.generations.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(2);
         self.owned(meta)
     }
 
@@ -493,6 +500,7 @@ impl<R: Repository> Layout<R> {
 
     /// Re-reads the repository and makes the kernel forget what changed at the root.
     fn reread(&self) -> VfsResult<()> {
+        let _one_at_a_time = lock(&self.refreshing);
         self.repo.refresh().map_err(|e| self.fail(e, "refresh"))?;
         let fresh = Arc::new(self.build_state());
         let old = std::mem::replace(
@@ -500,24 +508,52 @@ impl<R: Repository> Layout<R> {
             fresh.clone(),
         );
         tracing::info!(generations = fresh.generations.len(), "repository re-read");
-        if let Some(invalidator) = self.invalidator.get() {
-            for gone in old.generations.iter().filter(|g| {
+        let Some(invalidator) = self.invalidator.get().cloned() else {
+            return Ok(());
+        };
+        let gone: Vec<Vec<u8>> = old
+            .generations
+            .iter()
+            .filter(|g| {
                 fresh
                     .find(g.generation.name.as_bytes())
                     .is_none_or(|f| f.ino != g.ino)
-            }) {
-                let top = gone.generation.name.split('/').next().unwrap_or_default();
-                invalidator.entry(ROOT_INO, top.as_bytes());
+            })
+            .map(|g| {
+                g.generation
+                    .name
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .as_bytes()
+                    .to_vec()
+            })
+            .collect();
+        let groups: Vec<Ino> = lock(&self.groups).keys().copied().collect();
+        // The kernel takes the root's lock to invalidate; a request that holds it may be waiting for
+        // this very thread (one worker, or all of them busy), so invalidate from another thread and
+        // wait only a bounded time: the kernel caches the root for ROOT_TTL at most anyway.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for name in gone {
+                invalidator.entry(ROOT_INO, &name);
             }
-            for group in lock(&self.groups).keys() {
-                invalidator.inode(*group);
+            for group in groups {
+                invalidator.inode(group);
             }
             invalidator.entry(ROOT_INO, LATEST_NAME);
             invalidator.inode(LATEST_INO);
             invalidator.inode(ROOT_INO);
-        }
+            let _ = done.send(());
+        });
+        let _ = finished.recv_timeout(INVALIDATION_WAIT);
         Ok(())
     }
+}
+
+/// An xattr name the kernel can take: not empty, no NUL (it separates names in a list), ≤ 255 bytes.
+fn valid_xattr_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.len() <= names::NAME_MAX && !name.contains(&0)
 }
 
 /// What follows `prefix/` in a generation's name (all of it for the root's prefix "").
@@ -562,7 +598,7 @@ fn now() -> Timestamp {
 
 impl<R: Repository> VfsTree for Layout<R> {
     fn set_invalidator(&self, invalidator: Box<dyn Invalidator>) {
-        let _ = self.invalidator.set(invalidator);
+        let _ = self.invalidator.set(Arc::from(invalidator));
     }
 
     fn shutdown(&self) {
@@ -750,7 +786,11 @@ impl<R: Repository> VfsTree for Layout<R> {
             } else {
                 let child = &children[index - dots.len()];
                 let plus_entry = if plus {
-                    Some(self.remember_child(child)?)
+                    // Failing here would drop entries already counted as lookups: skip this one.
+                    let Ok(entry) = self.remember_child(child) else {
+                        continue;
+                    };
+                    Some(entry)
                 } else {
                     None
                 };
@@ -790,7 +830,10 @@ impl<R: Repository> VfsTree for Layout<R> {
             .repo
             .xattrs(&slot.node.handle)
             .map_err(|e| self.fail(e, "getxattr"))?;
-        let value = xattrs.into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
+        let value = xattrs
+            .into_iter()
+            .find(|(n, _)| valid_xattr_name(n) && n == name)
+            .map(|(_, v)| v);
         XattrReply::for_request(value.ok_or(VfsError::NoXattr)?, size)
     }
 
@@ -804,14 +847,19 @@ impl<R: Repository> VfsTree for Layout<R> {
         };
         let mut list = Vec::new();
         for (name, _) in xattrs {
-            list.extend_from_slice(&name);
-            list.push(0);
+            if valid_xattr_name(&name) {
+                list.extend_from_slice(&name);
+                list.push(0);
+            } else {
+                tracing::warn!(ino, name = %String::from_utf8_lossy(&name), "xattr with an impossible name skipped");
+            }
         }
         XattrReply::for_request(list, size)
     }
 
     fn measure(&self) {
         let state = self.state();
+        lock(&self.usage).retain(|id, _| state.generations.iter().any(|g| &g.generation.id == id));
         for view in &state.generations {
             let id = &view.generation.id;
             if view.generation.size.is_some() || lock(&self.usage).contains_key(id) {

@@ -61,7 +61,9 @@ pub fn file_info(ino: u64, meta: &Meta, name: &[u8], hide_dot_files: bool) -> Wi
         attributes,
         reparse_tag,
         file_size,
-        allocation_size: file_size.div_ceil(ALLOCATION_UNIT) * ALLOCATION_UNIT,
+        allocation_size: file_size
+            .div_ceil(ALLOCATION_UNIT)
+            .saturating_mul(ALLOCATION_UNIT),
         // Backups keep no birth time; the modification time is the closest.
         creation_time: filetime(meta.mtime),
         last_access_time: filetime(meta.atime),

@@ -7,12 +7,16 @@ use super::info::IO_REPARSE_TAG_SYMLINK;
 const SYMLINK_FLAG_RELATIVE: u32 = 1;
 /// Tag, data length, reserved, four name offsets/lengths, flags.
 const HEADER: usize = 20;
+/// The longest target kept: header plus two copies within 16 KiB.
+const MAX_NAME_UNITS: usize = (16 * 1024 - HEADER) / 4;
 
 /// A symlink reparse point to `target` (a Windows path, `\`-separated). Relative targets carry
 /// SYMLINK_FLAG_RELATIVE; a target with a leading `\` is resolved from the volume's root.
 pub fn symlink_reparse_point(target: &str) -> Vec<u8> {
-    let name: Vec<u8> = target.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let name_len = name.len().min(usize::from(u16::MAX / 2 - 12)) as u16;
+    // Two copies of the name must fit WinFsp's 16 KiB reparse buffer; cut at whole UTF-16 units.
+    let units: Vec<u16> = target.encode_utf16().take(MAX_NAME_UNITS).collect();
+    let name: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+    let name_len = name.len() as u16;
     let mut out = Vec::with_capacity(HEADER + 2 * usize::from(name_len));
     out.extend_from_slice(&IO_REPARSE_TAG_SYMLINK.to_le_bytes());
     out.extend_from_slice(&(12 + 2 * name_len).to_le_bytes()); // bytes after the 8-byte header
@@ -59,5 +63,12 @@ mod tests {
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
         assert_eq!(String::from_utf16_lossy(&name), "..\\a");
+    }
+
+    #[test]
+    fn long_targets_fit_the_reparse_buffer() {
+        let data = symlink_reparse_point(&"x".repeat(100_000));
+        assert!(data.len() <= 16 * 1024);
+        assert_eq!(data.len() % 2, 0);
     }
 }

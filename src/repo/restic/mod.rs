@@ -98,12 +98,14 @@ pub struct ResticReader {
     stream: std::sync::Mutex<prefetch::Stream>,
 }
 
-/// Workers that decrypt ahead of sequential readers: one per core.
+/// Workers that decrypt ahead of sequential readers: the machines genmount is measured on have two cores.
 const PREFETCH_WORKERS: usize = 2;
 
 /// A restic repository opened read-only.
 pub struct ResticRepo {
     shown: String,
+    /// The location as given, which may hold credentials: never shown, only scrubbed from errors.
+    location: String,
     backends: RepositoryBackends,
     options: RepositoryOptions,
     key: rustic_core::repofile::MasterKey,
@@ -127,6 +129,14 @@ fn write<T>(lock: &RwLock<T>, value: T) {
 }
 
 impl ResticRepo {
+    /// A damaged-data error naming `what`, with the location's credentials scrubbed from the text.
+    fn damaged(&self, what: &str, err: &rustic_core::RusticError) -> RepoError {
+        RepoError::Damaged(format!(
+            "{what}: {}",
+            one_line(&open::scrub(&err.to_string(), &self.location))
+        ))
+    }
+
     /// Opens the repository, reads its snapshots and index, and locks it unless told not to.
     pub fn open(opts: &ResticOptions) -> Result<ResticRepo, OpenError> {
         naming::check_template(&opts.template).map_err(OpenError::Usage)?;
@@ -137,7 +147,7 @@ impl ResticRepo {
             .map_err(|err| {
                 OpenError::Repository(format!(
                     "repository {shown}: {}",
-                    one_line(&err.to_string())
+                    one_line(&open::scrub(&err.to_string(), &opts.location))
                 ))
             })?;
         let mut options = RepositoryOptions::default().no_cache(opts.no_cache);
@@ -145,7 +155,7 @@ impl ResticRepo {
             options = options.cache_dir(dir.clone());
         }
         let credentials = open::credentials(&opts.password)?;
-        let loaded = load(&options, &backends, &credentials, &shown)?;
+        let loaded = load(&options, &backends, &credentials, &shown, &opts.location)?;
         let key = loaded.repo.key();
         let lock = match opts.location.strip_prefix("local:") {
             Some(path) if opts.lock => Some(ResticLock::acquire(std::path::Path::new(path), &key)?),
@@ -159,6 +169,7 @@ impl ResticRepo {
             }
         };
         let repo = ResticRepo {
+            location: opts.location.clone(),
             shown,
             backends,
             options,
@@ -179,7 +190,7 @@ impl ResticRepo {
         let snapshots = read(&repo.loaded)
             .repo
             .get_all_snapshots()
-            .map_err(|e| classify(&e, &repo.shown))?;
+            .map_err(|e| classify(&e, &repo.shown, &repo.location))?;
         repo.catalogue_from(snapshots);
         Ok(repo)
     }
@@ -219,9 +230,10 @@ impl ResticRepo {
     fn tree(&self, id: TreeId) -> Result<Arc<TreeListing>, RepoError> {
         self.trees.get_or_insert_with(&id, || {
             let loaded = read(&self.loaded);
-            let tree = loaded.repo.get_tree(&id).map_err(|err| {
-                RepoError::Damaged(format!("tree {id}: {}", one_line(&err.to_string())))
-            })?;
+            let tree = loaded
+                .repo
+                .get_tree(&id)
+                .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
             let mut listing = listing_of(tree.nodes, &id.to_string());
             for (_, node) in &mut listing.entries {
                 if let Some(subtree) = node
@@ -229,7 +241,11 @@ impl ResticRepo {
                     .subtree
                     .filter(|_| node.meta.nlink <= 2 && node.handle.meta.links == 0)
                 {
-                    node.meta.nlink = 2 + self.subdir_count(subtree)?;
+                    node.meta.nlink = match self.subdir_count(subtree) {
+                        Ok(count) => count.saturating_add(2),
+                        // A damaged subtree fails when it is entered, not its parent's listing.
+                        Err(_) => 2,
+                    };
                 }
             }
             Ok(Arc::new(listing))
@@ -239,9 +255,10 @@ impl ResticRepo {
     /// The number of directories in a tree, which makes a directory's link count as on disk.
     fn subdir_count(&self, id: TreeId) -> Result<u32, RepoError> {
         self.subdirs.get_or_insert_with(&id, || {
-            let tree = read(&self.loaded).repo.get_tree(&id).map_err(|err| {
-                RepoError::Damaged(format!("tree {id}: {}", one_line(&err.to_string())))
-            })?;
+            let tree = read(&self.loaded)
+                .repo
+                .get_tree(&id)
+                .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
             Ok(u32::try_from(tree.nodes.iter().filter(|n| n.is_dir()).count()).unwrap_or(u32::MAX))
         })
     }
@@ -251,21 +268,23 @@ impl ResticRepo {
         let ids: BTreeSet<IndexId> = current
             .repo
             .list::<IndexId>()
-            .map_err(|e| damaged("index list", &e))?
+            .map_err(|e| self.damaged("index list", &e))?
             .collect();
         if ids == current.index_ids {
             return Ok(());
         }
         let credentials = Credentials::Masterkey(self.key.clone());
-        let fresh = load(&self.options, &self.backends, &credentials, &self.shown)
-            .map_err(|err| RepoError::Damaged(err.to_string()))?;
+        let fresh = load(
+            &self.options,
+            &self.backends,
+            &credentials,
+            &self.shown,
+            &self.location,
+        )
+        .map_err(|err| RepoError::Damaged(err.to_string()))?;
         write(&self.loaded, Arc::new(fresh));
         Ok(())
     }
-}
-
-fn damaged(what: &str, err: &rustic_core::RusticError) -> RepoError {
-    RepoError::Damaged(format!("{what}: {}", one_line(&err.to_string())))
 }
 
 fn load(
@@ -273,14 +292,19 @@ fn load(
     backends: &RepositoryBackends,
     credentials: &Credentials,
     shown: &str,
+    location: &str,
 ) -> Result<Loaded, OpenError> {
-    let repo = Rustic::new(options, backends).map_err(|e| classify(&e, shown))?;
-    let repo = repo.open(credentials).map_err(|e| classify(&e, shown))?;
+    let repo = Rustic::new(options, backends).map_err(|e| classify(&e, shown, location))?;
+    let repo = repo
+        .open(credentials)
+        .map_err(|e| classify(&e, shown, location))?;
     let index_ids = repo
         .list::<IndexId>()
-        .map_err(|e| classify(&e, shown))?
+        .map_err(|e| classify(&e, shown, location))?
         .collect();
-    let repo = repo.to_indexed().map_err(|e| classify(&e, shown))?;
+    let repo = repo
+        .to_indexed()
+        .map_err(|e| classify(&e, shown, location))?;
     Ok(Loaded { repo, index_ids })
 }
 
@@ -352,7 +376,7 @@ impl Repository for ResticRepo {
         let snapshots = read(&self.loaded)
             .repo
             .update_all_snapshots(current)
-            .map_err(|e| damaged("snapshots", &e))?;
+            .map_err(|e| self.damaged("snapshots", &e))?;
         self.catalogue_from(snapshots);
         Ok(())
     }
@@ -418,7 +442,7 @@ impl Repository for ResticRepo {
         let opened = read(&self.loaded)
             .repo
             .open_file(&file.handle)
-            .map_err(|e| damaged(&format!("file {name}"), &e))?;
+            .map_err(|e| self.damaged(&format!("file {name}"), &e))?;
         Ok(ResticReader {
             file: Arc::new(opened),
             size: file.meta.size,
@@ -450,7 +474,7 @@ impl Repository for ResticRepo {
         let bytes = loaded
             .repo
             .read_file_at(&file.file, offset, length as usize)
-            .map_err(|e| damaged(&format!("file {}", file.name), &e))?;
+            .map_err(|e| self.damaged(&format!("file {}", file.name), &e))?;
         Ok(bytes.to_vec())
     }
 }

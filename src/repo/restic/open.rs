@@ -55,8 +55,8 @@ fn first_line(bytes: &[u8]) -> String {
 
 /// Runs the command (split like a shell would, but without one) and takes its first output line.
 fn run_password_command(command: &str) -> Result<String, OpenError> {
-    let failed =
-        |why: String| OpenError::Credentials(format!("password command {command:?} failed: {why}"));
+    // The command itself is not repeated: it may carry a secret of its own.
+    let failed = |why: String| OpenError::Credentials(format!("password command failed: {why}"));
     let parsed: CommandInput = command
         .parse()
         .map_err(|err: rustic_core::CommandInputErrorKind| failed(err.to_string()))?;
@@ -93,25 +93,46 @@ pub fn one_line(text: &str) -> String {
 
 /// A REST address without a user's credentials in it, for logs and the mount's fsname.
 pub fn redact(location: &str) -> String {
-    let Some(scheme_end) = location.find("://") else {
-        return location.to_string();
-    };
-    let rest = &location[scheme_end + 3..];
-    match (rest.find('@'), rest.find('/')) {
-        (Some(at), slash) if slash.is_none_or(|s| at < s) => {
-            format!("{}://***@{}", &location[..scheme_end], &rest[at + 1..])
+    match userinfo(location) {
+        Some(secret) => location.replacen(secret, "***", 1),
+        None => location.to_string(),
+    }
+}
+
+/// The `user:password` part of a URL in `location`: everything between `://` and the last `@`
+/// before the path (a password may itself hold an `@`).
+fn userinfo(location: &str) -> Option<&str> {
+    let start = location.find("://")? + 3;
+    let authority_end = location[start..]
+        .find('/')
+        .map_or(location.len(), |i| start + i);
+    let at = location[start..authority_end].rfind('@')? + start;
+    Some(&location[start..at])
+}
+
+/// `text` (an error from a library that saw the location) with the location's credentials removed.
+pub fn scrub(text: &str, location: &str) -> String {
+    match userinfo(location) {
+        Some(secret) if !secret.is_empty() => {
+            let password = secret.split_once(':').map_or(secret, |(_, p)| p);
+            let text = text.replace(secret, "***");
+            if password.is_empty() {
+                text
+            } else {
+                text.replace(password, "***")
+            }
         }
-        _ => location.to_string(),
+        _ => text.to_string(),
     }
 }
 
 /// Sorts an error of opening into its exit code: wrong password 12, anything about the repository
 /// not being there or not readable 10.
-pub fn classify(err: &RusticError, shown: &str) -> OpenError {
+pub fn classify(err: &RusticError, shown: &str, location: &str) -> OpenError {
     if err.is_incorrect_password() {
         return OpenError::Password(format!("wrong password for repository {shown}"));
     }
-    let text = err.to_string();
+    let text = scrub(&err.to_string(), location);
     if text.contains("No repository config file found") {
         return OpenError::Repository(format!(
             "repository {shown} does not exist or is not a restic repository"
@@ -138,6 +159,18 @@ mod tests {
             "rest:http://host:8000/a@b"
         );
         assert_eq!(redact("local:/srv/restic"), "local:/srv/restic");
+        assert_eq!(
+            redact("rest:http://u:p@ss@host/r"),
+            "rest:http://***@host/r"
+        );
+        let location = "rest:http://user:s3cret@host:8000/repo";
+        let error =
+            "error sending request for url (http://user:s3cret@host:8000/repo/config): s3cret";
+        assert!(
+            !scrub(error, location).contains("s3cret"),
+            "{}",
+            scrub(error, location)
+        );
     }
 
     #[test]
