@@ -1,6 +1,7 @@
 //! The restic backend: every snapshot of a restic repository is a generation, read through
 //! rustic_core. Trees are cached by id (they never change); the index is re-read when it grows.
 
+mod handle;
 mod lock;
 pub mod naming;
 mod node;
@@ -13,13 +14,14 @@ use std::sync::{Arc, RwLock};
 
 use quick_cache::sync::Cache;
 use rustic_backend::BackendOptions;
-use rustic_core::repofile::{IndexId, Metadata, Node as ResticNode, NodeType, SnapshotFile};
+use rustic_core::repofile::{IndexId, Node as ResticNode, SnapshotFile};
 use rustic_core::vfs::OpenFile;
 use rustic_core::{
     Credentials, IndexedFullStatus, Repository as Rustic, RepositoryBackends, RepositoryOptions,
     TreeId,
 };
 
+use self::handle::ResticHandle;
 use self::lock::ResticLock;
 use self::naming::SnapshotInfo;
 use self::open::{PasswordSource, classify, one_line};
@@ -84,17 +86,30 @@ struct Catalogue {
     trees: HashMap<String, (TreeId, Timestamp)>,
 }
 
-/// A directory's entries, with safe names, and where each name is.
+/// A directory's entries, with safe names, and their indexes in name order (for lookups).
 struct TreeListing {
-    entries: Listing<Arc<ResticNode>>,
-    by_name: HashMap<Vec<u8>, usize>,
+    entries: Listing<ResticHandle>,
+    by_name: Vec<u32>,
+}
+
+impl TreeListing {
+    fn find(&self, name: &[u8]) -> Option<&Node<ResticHandle>> {
+        let entry = |i: &u32| self.entries.get(*i as usize);
+        let found = self
+            .by_name
+            .binary_search_by(|i| entry(i).map_or(&[][..], |(n, _)| n.as_slice()).cmp(name));
+        found
+            .ok()
+            .and_then(|pos| entry(&self.by_name[pos]))
+            .map(|(_, node)| node)
+    }
 }
 
 /// An opened file of a snapshot.
 pub struct ResticReader {
     file: Arc<OpenFile>,
     size: u64,
-    name: String,
+    name: Arc<str>,
     stream: std::sync::Mutex<prefetch::Stream>,
 }
 
@@ -236,11 +251,8 @@ impl ResticRepo {
                 .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
             let mut listing = listing_of(tree.nodes, &id.to_string());
             for (_, node) in &mut listing.entries {
-                if let Some(subtree) = node
-                    .handle
-                    .subtree
-                    .filter(|_| node.meta.nlink <= 2 && node.handle.meta.links == 0)
-                {
+                // restic records no link count for directories: count their subdirectories.
+                if let Some(subtree) = node.handle.subtree().filter(|_| node.meta.nlink <= 2) {
                     node.meta.nlink = match self.subdir_count(subtree) {
                         Ok(count) => count.saturating_add(2),
                         // A damaged subtree fails when it is entered, not its parent's listing.
@@ -335,31 +347,23 @@ fn generation(snapshot: &SnapshotFile, name: String, id: String, time: Timestamp
 }
 
 fn listing_of(nodes: Vec<ResticNode>, tree: &str) -> TreeListing {
-    let raw: Listing<Arc<ResticNode>> = nodes
+    let raw: Listing<ResticHandle> = nodes
         .into_iter()
         .map(|n| {
             let name = n.name().as_encoded_bytes().to_vec();
             let meta = node::meta_of(&n, Timestamp::EPOCH);
-            (
-                name,
-                Node {
-                    meta,
-                    handle: Arc::new(n),
-                },
-            )
+            let handle = ResticHandle::of(n, &name);
+            (name, Node { meta, handle })
         })
         .collect();
     let entries = names::safe_listing(raw, tree);
-    let by_name = entries
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| (name.clone(), i))
-        .collect();
+    let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+    by_name.sort_by(|a, b| entries[*a as usize].0.cmp(&entries[*b as usize].0));
     TreeListing { entries, by_name }
 }
 
 impl Repository for ResticRepo {
-    type Handle = Arc<ResticNode>;
+    type Handle = ResticHandle;
     type Reader = ResticReader;
 
     fn describe(&self) -> String {
@@ -388,60 +392,45 @@ impl Repository for ResticRepo {
             .get(&generation.id)
             .copied()
             .ok_or(RepoError::NotFound)?;
-        let node = ResticNode::new(
-            String::new(),
-            NodeType::Dir,
-            Metadata::default(),
-            None,
-            Some(tree),
-        );
         Ok(Node {
             meta: Meta::synthetic(FileKind::Dir, 0o755, 0, time),
-            handle: Arc::new(node),
+            handle: ResticHandle::root(tree),
         })
     }
 
     fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
-        let tree = dir.subtree.ok_or(RepoError::NotDir)?;
+        let tree = dir.subtree().ok_or(RepoError::NotDir)?;
         Ok(self.tree(tree)?.entries.clone())
     }
 
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
-        let tree = self.tree(dir.subtree.ok_or(RepoError::NotDir)?)?;
-        let index = tree.by_name.get(name).ok_or(RepoError::NotFound)?;
-        Ok(tree.entries[*index].1.clone())
+        let tree = self.tree(dir.subtree().ok_or(RepoError::NotDir)?)?;
+        tree.find(name).cloned().ok_or(RepoError::NotFound)
     }
 
     fn dir_key(&self, dir: &Self::Handle) -> Option<u64> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
-        dir.subtree?.hash(&mut hasher);
+        dir.subtree()?.hash(&mut hasher);
         Some(hasher.finish())
     }
 
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError> {
-        node::link_target(&link.node_type).ok_or(RepoError::NotFound)
+        match &link.content {
+            handle::Content::Link(target) => Ok(target.to_vec()),
+            _ => Err(RepoError::NotFound),
+        }
     }
 
     fn xattrs(&self, node: &Self::Handle) -> Result<Xattrs, RepoError> {
-        Ok(node
-            .meta
-            .extended_attributes
-            .iter()
-            .map(|x| {
-                (
-                    x.name.as_bytes().to_vec(),
-                    x.value.clone().unwrap_or_default(),
-                )
-            })
-            .collect())
+        Ok(node.xattrs.as_deref().cloned().unwrap_or_default())
     }
 
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError> {
-        let name = String::from_utf8_lossy(file.handle.name().as_encoded_bytes()).into_owned();
+        let (node, name) = file.handle.file_node().ok_or(RepoError::NotFound)?;
         let opened = read(&self.loaded)
             .repo
-            .open_file(&file.handle)
+            .open_file(&node)
             .map_err(|e| self.damaged(&format!("file {name}"), &e))?;
         Ok(ResticReader {
             file: Arc::new(opened),

@@ -1,0 +1,91 @@
+//! What genmount keeps of a restic node once its metadata is converted: the tree id of a directory,
+//! the blob ids of a file, a symlink's target, xattrs — not the whole node with its owner names and
+//! strings, which for a metadata walk of a large repository was most of the daemon's memory.
+
+use std::sync::Arc;
+
+use rustic_core::repofile::{Metadata, Node as ResticNode, NodeType};
+use rustic_core::{DataId, TreeId};
+
+use super::node;
+use crate::repo::Xattrs;
+
+/// What a node's content is, as far as reading it needs.
+#[derive(Debug, Clone)]
+pub enum Content {
+    Dir(TreeId),
+    /// A file's blobs, and its name for the log when one of them is damaged.
+    File {
+        blobs: Arc<[DataId]>,
+        name: Arc<str>,
+    },
+    Link(Arc<[u8]>),
+    Other,
+}
+
+/// A restic node as genmount's repository handle.
+#[derive(Debug, Clone)]
+pub struct ResticHandle {
+    pub content: Content,
+    /// Only nodes that have xattrs carry a list.
+    pub xattrs: Option<Arc<Xattrs>>,
+}
+
+impl ResticHandle {
+    /// The handle of a node from a tree, whose shown name is `name`.
+    pub fn of(node: ResticNode, name: &[u8]) -> ResticHandle {
+        let content = match (&node.node_type, node.subtree, node.content) {
+            (NodeType::Dir, Some(tree), _) => Content::Dir(tree),
+            (NodeType::File, _, blobs) => Content::File {
+                blobs: blobs.unwrap_or_default().into(),
+                name: String::from_utf8_lossy(name).into(),
+            },
+            (link @ NodeType::Symlink { .. }, _, _) => {
+                Content::Link(node::link_target(link).unwrap_or_default().into())
+            }
+            _ => Content::Other,
+        };
+        let xattrs: Xattrs = node
+            .meta
+            .extended_attributes
+            .into_iter()
+            .map(|x| (x.name.into_bytes(), x.value.unwrap_or_default()))
+            .collect();
+        ResticHandle {
+            content,
+            xattrs: (!xattrs.is_empty()).then(|| Arc::new(xattrs)),
+        }
+    }
+
+    /// The handle of a snapshot's root directory.
+    pub fn root(tree: TreeId) -> ResticHandle {
+        ResticHandle {
+            content: Content::Dir(tree),
+            xattrs: None,
+        }
+    }
+
+    pub fn subtree(&self) -> Option<TreeId> {
+        match self.content {
+            Content::Dir(tree) => Some(tree),
+            _ => None,
+        }
+    }
+
+    /// A file node as rustic_core's `open_file` wants it: only the blob list matters to it.
+    pub fn file_node(&self) -> Option<(ResticNode, Arc<str>)> {
+        match &self.content {
+            Content::File { blobs, name } => {
+                let node = ResticNode::new(
+                    String::new(),
+                    NodeType::File,
+                    Metadata::default(),
+                    Some(blobs.to_vec()),
+                    None,
+                );
+                Some((node, name.clone()))
+            }
+            _ => None,
+        }
+    }
+}
