@@ -7,7 +7,7 @@ pub mod ntstatus;
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
         mod fuse;
-        pub use fuse::{mount, unmount};
+        pub use fuse::{Daemon, daemonize, mount, unmount};
 
         /// Process-wide settings made before any thread starts.
         pub fn prepare_process() {
@@ -22,6 +22,18 @@ cfg_if::cfg_if! {
     } else if #[cfg(windows)] {
         mod winfsp;
         pub use winfsp::mount;
+
+        /// Windows has no fork: run genmount as a service (or with `start /b`) instead.
+        pub struct Daemon;
+
+        impl Daemon {
+            pub fn ready(&mut self) {}
+            pub fn failed(&mut self, _code: i32) {}
+        }
+
+        pub fn daemonize() -> Result<Daemon, crate::error::OpenError> {
+            Err(crate::error::OpenError::Usage("--daemon is not available on Windows".into()))
+        }
 
         /// Process-wide settings made before any thread starts.
         pub fn prepare_process() {}

@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::error::OpenError;
 use crate::repo::folder::FolderRepo;
-use crate::repo::restic::open::PasswordSource;
+use crate::repo::restic::open::{self, PasswordSource};
 use crate::repo::restic::{ResticOptions, ResticRepo, SnapshotFilter};
 use crate::repo::{Generation, Repository};
 use crate::session::{MountRequest, check_mountpoint};
@@ -43,6 +43,10 @@ enum Command {
         /// The mountpoint.
         mountpoint: PathBuf,
     },
+    /// Print a completion script for a shell (`genmount completions bash > /etc/bash_completion.d/genmount`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page in roff (`genmount man > genmount.1`).
+    Man,
 }
 
 /// How to reach a repository: shared by every subcommand.
@@ -88,6 +92,9 @@ struct MountArgs {
     root: Option<PathBuf>,
     #[command(flatten)]
     access: RepoArgs,
+    /// Return once the mount is live and keep serving it in the background (exit code as without).
+    #[arg(long)]
+    daemon: bool,
     /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     refresh_interval: u64,
@@ -149,6 +156,22 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Mount(args) => mount(args),
         Command::Generations(args) => generations(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "genmount",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|err| OpenError::Other(format!("cannot write the man page: {err}")))
+        }
         Command::Unmount { mountpoint } => crate::platform::unmount(&mountpoint).map_err(|err| {
             OpenError::Mountpoint(format!("cannot unmount {}: {err}", mountpoint.display()))
         }),
@@ -226,6 +249,7 @@ fn backend(repo: &str) -> Result<Backend, OpenError> {
 fn restic_options(location: String, access: &RepoArgs) -> ResticOptions {
     ResticOptions {
         location,
+        credentials: None,
         password: PasswordSource {
             file: access.password_file.clone(),
             command: access.password_command.clone(),
@@ -270,6 +294,48 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
         None => PathBuf::from(std::mem::replace(&mut args.repo, "-".into())),
     };
     check_mountpoint(&mountpoint, args.allow_non_empty, std::env::consts::OS)?;
+    let root = root_components(args.root.as_deref())?;
+    let backend = backend(&args.repo)?;
+    let restic = match &backend {
+        Backend::Restic(location) => {
+            let mut options = restic_options(location.clone(), &args.access);
+            // Asked in the foreground, before a daemon leaves the terminal.
+            options.credentials = Some(open::credentials(&options.password)?);
+            Some(options)
+        }
+        Backend::Folder(_) => None,
+    };
+    let Some(daemon) = args.daemon.then(crate::platform::daemonize).transpose()? else {
+        return serve_backend(&args, backend, restic, mountpoint, root, None);
+    };
+    // From here on this is the daemon; the parent waits for its report.
+    let daemon = std::sync::Arc::new(std::sync::Mutex::new(daemon));
+    let (ready, live) = std::sync::mpsc::channel();
+    let reporter = daemon.clone();
+    std::thread::spawn(move || {
+        if live.recv().is_ok() {
+            reporter.lock().unwrap_or_else(|p| p.into_inner()).ready();
+        }
+    });
+    let result = serve_backend(&args, backend, restic, mountpoint, root, Some(ready));
+    if let Err(err) = &result {
+        daemon
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failed(err.exit_code());
+    }
+    result
+}
+
+/// Opens the repository and serves it at `mountpoint` until unmounted.
+fn serve_backend(
+    args: &MountArgs,
+    backend: Backend,
+    restic: Option<ResticOptions>,
+    mountpoint: PathBuf,
+    root: Vec<Vec<u8>>,
+    ready: Option<std::sync::mpsc::Sender<()>>,
+) -> Result<(), OpenError> {
     let (uid, gid) = crate::platform::owner();
     let options = LayoutOptions {
         view: match args.view {
@@ -277,19 +343,19 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
             ViewArg::Single => View::Single,
         },
         generation: args.generation.clone(),
-        root: root_components(args.root.as_deref())?,
+        root,
         pid: std::process::id(),
         uid,
         gid,
     };
-    let backend = backend(&args.repo)?;
+    let shown = open::redact(&args.repo);
     let request = MountRequest {
         mountpoint,
-        fsname: format!("genmount:{}", crate::repo::restic::open::redact(&args.repo)),
+        fsname: format!("genmount:{shown}"),
         volname: args
             .volname
             .clone()
-            .unwrap_or_else(|| default_volname(&crate::repo::restic::open::redact(&args.repo))),
+            .unwrap_or_else(|| default_volname(&shown)),
         hide_dot_files: args.hide_dot_files,
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,
@@ -297,14 +363,16 @@ fn mount(mut args: MountArgs) -> Result<(), OpenError> {
         threads: usize::from(args.threads),
         refresh_interval: (args.refresh_interval > 0)
             .then(|| Duration::from_secs(args.refresh_interval)),
+        ready,
     };
-    match backend {
-        Backend::Folder(path) => serve(FolderRepo::open(&path)?, options, &request),
-        Backend::Restic(location) => serve(
+    match (backend, restic) {
+        (Backend::Restic(_), Some(restic)) => serve(ResticRepo::open(&restic)?, options, &request),
+        (Backend::Restic(location), None) => serve(
             ResticRepo::open(&restic_options(location, &args.access))?,
             options,
             &request,
         ),
+        (Backend::Folder(path), _) => serve(FolderRepo::open(&path)?, options, &request),
     }
 }
 

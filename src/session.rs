@@ -28,6 +28,8 @@ pub struct MountRequest {
     pub threads: usize,
     /// Re-read the repository this often, besides when `.pid` is closed.
     pub refresh_interval: Option<Duration>,
+    /// Told once the mount is live (for `--daemon`).
+    pub ready: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// Mount options an OS needs beyond the common ones. On macOS: a volume name for Finder, and no

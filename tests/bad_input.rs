@@ -183,3 +183,19 @@ fn generations_lists_finished_ones_oldest_first() -> TestResult {
     assert_eq!(parsed[1]["name"], "2026-01-02");
     Ok(())
 }
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    let (status, script, _) = run(&[OsStr::new("completions"), OsStr::new("bash")]);
+    assert_eq!(status, 0);
+    assert!(
+        script.contains("_genmount") && script.contains("--password-file"),
+        "{script}"
+    );
+    let (status, man, _) = run(&[OsStr::new("man")]);
+    assert_eq!(status, 0);
+    assert!(
+        man.contains(".TH genmount") && man.contains("generations"),
+        "{man}"
+    );
+}

@@ -530,3 +530,53 @@ fn other_users_see_nothing_and_with_allow_other_only_what_modes_allow() -> TestR
     );
     Ok(())
 }
+
+#[test]
+fn daemon_mode_returns_once_the_mount_is_live_or_with_the_error() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    let (status, _, stderr) = run(&[
+        OsStr::new("mount"),
+        OsStr::new("--daemon"),
+        os(&repo),
+        os(&mnt),
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(is_mounted(&mnt), "mounted when --daemon returns");
+    let pid: i32 = std::fs::read_to_string(mnt.join(".pid"))?.trim().parse()?;
+    assert_eq!(std::fs::read(mnt.join("latest/variant"))?, [2]);
+    let (status, _, stderr) = run(&[OsStr::new("unmount"), os(&mnt)]);
+    assert_eq!(status, 0, "{stderr}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not exit after unmount"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let bad = [
+        OsStr::new("mount"),
+        OsStr::new("--daemon"),
+        OsStr::new("--view"),
+        OsStr::new("single"),
+    ];
+    let args = [
+        &bad[..],
+        &[
+            OsStr::new("--generation"),
+            OsStr::new("nope"),
+            os(&repo),
+            os(&mnt),
+        ],
+    ]
+    .concat();
+    let (status, _, stderr) = run(&args);
+    assert_eq!(
+        status, 4,
+        "the daemon's error code reaches the caller: {stderr}"
+    );
+    assert!(!is_mounted(&mnt));
+    Ok(())
+}

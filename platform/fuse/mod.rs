@@ -1,6 +1,7 @@
 //! The FUSE adapter (fuser, Linux and macOS): translates kernel requests into `VfsTree` calls and
 //! answers with their results. Decisions live in the tree; this file only converts types.
 
+mod daemon;
 mod run;
 
 use std::ffi::OsStr;
@@ -14,6 +15,7 @@ use fuser::{
     ReplyWrite, ReplyXattr, Request,
 };
 
+pub use daemon::{Daemon, daemonize};
 pub use run::{mount, tune_allocator, unmount};
 
 use crate::error::VfsError;

@@ -51,6 +51,9 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
         .spawn()
         .map_err(|err| OpenError::Other(format!("cannot serve the mount: {err}")))?;
     tracing::info!(mountpoint = %request.mountpoint.display(), "mounted");
+    if let Some(ready) = &request.ready {
+        let _ = ready.send(());
+    }
     let result = loop {
         if background.guard.is_finished() {
             break background.join();

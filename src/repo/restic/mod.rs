@@ -63,6 +63,8 @@ pub struct ResticOptions {
     /// The location as rustic_backend reads it: `local:/path`, `rest:http://…`, `rclone:…`.
     pub location: String,
     pub password: PasswordSource,
+    /// Credentials already read (before `--daemon` forks); otherwise `password` is asked.
+    pub credentials: Option<Credentials>,
     pub cache_dir: Option<PathBuf>,
     pub no_cache: bool,
     pub filter: SnapshotFilter,
@@ -169,7 +171,10 @@ impl ResticRepo {
         if let Some(dir) = &opts.cache_dir {
             options = options.cache_dir(dir.clone());
         }
-        let credentials = open::credentials(&opts.password)?;
+        let credentials = match &opts.credentials {
+            Some(credentials) => credentials.clone(),
+            None => open::credentials(&opts.password)?,
+        };
         let loaded = load(&options, &backends, &credentials, &shown, &opts.location)?;
         let key = loaded.repo.key();
         let lock = match opts.location.strip_prefix("local:") {
