@@ -149,7 +149,8 @@ fn sixteen_readers_with_listings_and_refreshes_get_every_byte_right() -> TestRes
                 }
                 drop(std::fs::File::open(mnt.join(".pid")).map_err(|e| format!(".pid: {e}"))?);
                 // Without this most reads would be served from the page cache, not by genmount.
-                std::fs::write("/proc/sys/vm/drop_caches", b"1").map_err(|e| format!("drop_caches: {e}"))?;
+                std::fs::write("/proc/sys/vm/drop_caches", b"1")
+                    .map_err(|e| format!("drop_caches: {e}"))?;
                 rounds += 1;
                 std::thread::sleep(Duration::from_millis(200));
             }

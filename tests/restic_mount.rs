@@ -467,8 +467,9 @@ fn pack_files(repo: &Path) -> std::collections::BTreeSet<PathBuf> {
         .collect()
 }
 
-#[test]
-fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
+/// Two snapshots: `healthy` in the first, `doomed` added in the second; returns the data pack that
+/// holds only `doomed`'s blobs.
+fn doomed_fixture() -> Result<(Fixture, PathBuf), Box<dyn std::error::Error>> {
     let mut fixture = Fixture {
         dir: tempfile::tempdir()?,
         captured: Vec::new(),
@@ -494,10 +495,16 @@ fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
         .map(|p| data.join(p))
         .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .ok_or("no new pack")?;
-    let mut bytes = std::fs::read(&pack)?;
-    bytes[100] ^= 0x55;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&pack, std::fs::Permissions::from_mode(0o644))?;
+    Ok((fixture, pack))
+}
+
+#[test]
+fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
+    let (fixture, pack) = doomed_fixture()?;
+    let mut bytes = std::fs::read(&pack)?;
+    bytes[100] ^= 0x55;
     std::fs::write(&pack, &bytes)?;
     let paths = fixture.paths();
     let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
@@ -516,4 +523,71 @@ fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
         "the daemon still answers"
     );
     Ok(())
+}
+
+#[test]
+fn damage_under_a_running_mount_is_reported_and_survived() -> TestResult {
+    let (fixture, pack) = doomed_fixture()?;
+    let paths = fixture.paths();
+    let mnt = fixture.mnt();
+    let _mount = Mount::start(&fixture.args(&paths, &[]), &mnt);
+    assert_eq!(generation_names(&mnt).len(), 2);
+    // A pack deleted while mounted: its file fails with EIO, quickly; the rest reads.
+    std::fs::remove_file(&pack)?;
+    let started = std::time::Instant::now();
+    let err = std::fs::read(mnt.join("latest/doomed"))
+        .err()
+        .and_then(|e| e.raw_os_error());
+    assert_eq!(err, Some(libc::EIO));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "a missing pack must not hang"
+    );
+    assert_eq!(
+        std::fs::read(mnt.join("latest/healthy"))?,
+        pseudo_random(2 << 20, 1)
+    );
+    // A snapshot file removed: the next refresh drops its generation.
+    let snapshots = fixture.repo().join("snapshots");
+    let newest = walk(&snapshots)
+        .into_iter()
+        .max_by_key(|p| {
+            std::fs::metadata(snapshots.join(p))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .ok_or("no snapshot")?;
+    std::fs::remove_file(snapshots.join(newest))?;
+    drop(std::fs::File::open(mnt.join(".pid"))?);
+    assert_eq!(generation_names(&mnt).len(), 1);
+    // A damaged index file appears (as a truncated upload would leave it): re-reading the index
+    // fails, closing .pid says so (EIO), and the mount keeps serving what it had.
+    std::fs::write(
+        fixture.repo().join("index").join("ab".repeat(32)),
+        b"truncated",
+    )?;
+    let pid = std::fs::File::open(mnt.join(".pid"))?;
+    let closed = nix_close(pid);
+    assert_eq!(
+        closed,
+        Some(libc::EIO),
+        "a failed refresh is reported at close"
+    );
+    assert_eq!(generation_names(&mnt).len(), 1, "the old view stays");
+    assert_eq!(
+        std::fs::read(mnt.join("latest/healthy"))?,
+        pseudo_random(2 << 20, 1)
+    );
+    Ok(())
+}
+
+/// Closes a file and returns the errno close(2) gave, if any.
+fn nix_close(file: std::fs::File) -> Option<i32> {
+    use std::os::fd::IntoRawFd;
+    let fd = file.into_raw_fd();
+    // SAFETY: fd was just released by the File and is closed exactly once.
+    let rc = unsafe { libc::close(fd) };
+    (rc != 0)
+        .then(|| std::io::Error::last_os_error().raw_os_error())
+        .flatten()
 }
