@@ -401,31 +401,78 @@ fn generations(args: GenerationsArgs) -> Result<(), OpenError> {
             ResticRepo::open(&options)?.generations()
         }
     };
-    for generation in list.iter().filter(|g| !g.checkpoint) {
-        println!("{}", describe(generation, args.json));
+    let finished: Vec<&Generation> = list.iter().filter(|g| !g.checkpoint).collect();
+    if args.json {
+        for generation in finished {
+            println!("{}", describe_json(generation));
+        }
+    } else {
+        println!("{}", table(&finished));
     }
     Ok(())
 }
 
-fn describe(g: &Generation, json: bool) -> String {
-    if json {
-        serde_json::json!({
-            "name": g.name,
-            "id": g.id,
-            "end": g.end.to_rfc3339(),
-            "size": g.size,
-            "files": g.files,
-        })
-        .to_string()
-    } else {
-        let known = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
-        format!(
-            "{}\t{}\t{}\t{}",
-            g.name,
+fn describe_json(g: &Generation) -> String {
+    serde_json::json!({
+        "name": g.name,
+        "id": g.id,
+        "time": g.end.to_rfc3339(),
+        "host": g.host,
+        "paths": g.paths,
+        "tags": g.tags,
+        "files": g.files,
+        "size": g.size,
+    })
+    .to_string()
+}
+
+/// Generations as an aligned table: name, time, host, paths, files, size.
+fn table(list: &[&Generation]) -> String {
+    let known = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+    let mut rows = vec![["NAME", "TIME", "HOST", "PATHS", "FILES", "SIZE"].map(String::from)];
+    for g in list {
+        rows.push([
+            g.name.clone(),
             g.end.to_rfc3339(),
-            known(g.size),
-            known(g.files)
-        )
+            g.host.clone().unwrap_or_else(|| "-".into()),
+            if g.paths.is_empty() {
+                "-".into()
+            } else {
+                g.paths.join(",")
+            },
+            known(g.files),
+            g.size.map_or_else(|| "-".to_string(), human_size),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `1.5 GiB`, `512 B`.
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
     }
 }
 
@@ -452,6 +499,13 @@ mod tests {
             "genmount repo"
         );
         assert_eq!(default_volname("C:\\Backups\\home"), "genmount home");
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(3 << 30), "3.0 GiB");
     }
 
     #[test]

@@ -164,10 +164,12 @@ fn generations_lists_finished_ones_oldest_first() -> TestResult {
     }
     let (status, stdout, stderr) = run(&[OsStr::new("generations"), dir.path().as_os_str()]);
     assert_eq!(status, 0, "{stderr}");
-    let names: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.split('\t').next())
-        .collect();
+    let mut lines = stdout.lines();
+    assert!(
+        lines.next().is_some_and(|h| h.starts_with("NAME")),
+        "{stdout}"
+    );
+    let names: Vec<&str> = lines.filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(names, ["2026-01-01", "2026-01-02"]);
     let (status, stdout, _) = run(&[
         OsStr::new("generations"),

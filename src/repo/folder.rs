@@ -79,6 +79,9 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
             end: meta.mtime,
             size: None,
             files: None,
+            host: None,
+            paths: Vec::new(),
+            tags: Vec::new(),
             name: name.clone(),
         };
         found.push((generation, date_in_name(&name)));

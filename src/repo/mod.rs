@@ -30,6 +30,10 @@ pub struct Generation {
     pub checkpoint: bool,
     pub size: Option<u64>,
     pub files: Option<u64>,
+    /// Where it was made and of what, when the repository records it (restic does).
+    pub host: Option<String>,
+    pub paths: Vec<String>,
+    pub tags: Vec<String>,
 }
 
 /// A backup store as genmount reads it. Every method is read-only.

@@ -399,6 +399,9 @@ impl Repository for NamedGenerations {
                 checkpoint: false,
                 size: Some(1000),
                 files: Some(10),
+                host: None,
+                paths: Vec::new(),
+                tags: Vec::new(),
             })
             .collect();
         gens.into()

@@ -348,6 +348,9 @@ fn generation(snapshot: &SnapshotFile, name: String, id: String, time: Timestamp
         checkpoint: false,
         size: summary.map(|s| s.total_bytes_processed),
         files: summary.map(|s| s.total_files_processed),
+        host: Some(snapshot.hostname.clone()),
+        paths: snapshot.paths.iter().cloned().collect(),
+        tags: snapshot.tags.iter().cloned().collect(),
     }
 }
 
