@@ -580,3 +580,31 @@ fn daemon_mode_returns_once_the_mount_is_live_or_with_the_error() -> TestResult 
     assert!(!is_mounted(&mnt));
     Ok(())
 }
+
+#[test]
+fn sighup_rereads_the_repository() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    let mount = Mount::start(
+        &[
+            os(&repo),
+            os(&mnt),
+            OsStr::new("--refresh-interval"),
+            OsStr::new("0"),
+        ],
+        &mnt,
+    );
+    std::fs::create_dir(repo.join("2026-11-06_10-00-00"))?;
+    // SAFETY: kill with a valid pid and signal number has no memory effects.
+    unsafe { libc::kill(mount.pid() as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_link(mnt.join("latest"))? != Path::new("2026-11-06_10-00-00") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not refresh the mount"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(mount.child.is_some(), "the daemon survives SIGHUP");
+    Ok(())
+}
