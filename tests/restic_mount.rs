@@ -28,6 +28,11 @@ impl Fixture {
         self.dir.path().join("mnt")
     }
     fn backup(&mut self) {
+        // Generations are named by the second they were made in: keep snapshots a second apart so
+        // that names sort as time does (a clash would append short ids, which sort at random).
+        if !self.captured.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
         self.captured.push(capture(&self.src()));
         restic(
             &self.repo(),
@@ -166,7 +171,6 @@ fn pid_close_shows_a_new_backup_and_single_view_goes_back() -> TestResult {
     {
         let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
         assert_eq!(generation_names(&fixture.mnt()).len(), 2);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
         std::fs::write(fixture.src().join("variant"), [2])?;
         fixture.backup();
         drop(std::fs::File::open(fixture.mnt().join(".pid"))?);

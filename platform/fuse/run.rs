@@ -31,22 +31,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
         })?;
     tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
     crate::session::spawn_background(tree.clone(), request.refresh_interval);
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .map_err(|err| OpenError::Other(format!("cannot handle signals: {err}")))?;
-    let handle = signals.handle();
-    let (stop_tx, stop_rx) = mpsc::channel();
-    let refresher = tree.clone();
-    std::thread::spawn(move || {
-        for signal in signals.forever() {
-            if signal == SIGHUP {
-                if let Err(err) = refresher.refresh() {
-                    tracing::warn!("refresh on SIGHUP failed: {err}");
-                }
-            } else if stop_tx.send(signal).is_err() {
-                break;
-            }
-        }
-    });
+    let (stop_rx, handle) = watch_signals(tree.clone())?;
     let background = session
         .spawn()
         .map_err(|err| OpenError::Other(format!("cannot serve the mount: {err}")))?;
@@ -54,21 +39,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     if let Some(ready) = &request.ready {
         let _ = ready.send(());
     }
-    let result = loop {
-        if background.guard.is_finished() {
-            break background.join();
-        }
-        if let Ok(signal) = stop_rx.recv_timeout(Duration::from_millis(200)) {
-            tracing::info!(signal, "unmounting");
-            // fusermount3's auto_unmount helper leaves a live filesystem mounted when its socket
-            // closes, so fuser's own unmount is not enough: unmount first, then let the workers end.
-            if let Err(err) = unmount(&request.mountpoint) {
-                tracing::warn!("unmount failed: {err}");
-                break background.umount_and_join();
-            }
-            break background.join();
-        }
-    };
+    let result = serve_until_stopped(background, &stop_rx, &request.mountpoint);
     handle.close();
     tree.shutdown();
     result.map_err(|err| {
@@ -77,6 +48,51 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
             request.mountpoint.display()
         ))
     })
+}
+
+/// SIGHUP re-reads the repository; SIGINT and SIGTERM are passed on to stop the mount.
+fn watch_signals<T: VfsTree>(
+    tree: Arc<T>,
+) -> Result<(mpsc::Receiver<i32>, signal_hook::iterator::Handle), OpenError> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|err| OpenError::Other(format!("cannot handle signals: {err}")))?;
+    let handle = signals.handle();
+    let (stop_tx, stop_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                if let Err(err) = tree.refresh() {
+                    tracing::warn!("refresh on SIGHUP failed: {err}");
+                }
+            } else if stop_tx.send(signal).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((stop_rx, handle))
+}
+
+/// Waits until the mount is unmounted from outside, or a signal asks to unmount it.
+fn serve_until_stopped(
+    background: fuser::BackgroundSession,
+    stop: &mpsc::Receiver<i32>,
+    mountpoint: &Path,
+) -> std::io::Result<()> {
+    loop {
+        if background.guard.is_finished() {
+            return background.join();
+        }
+        if let Ok(signal) = stop.recv_timeout(Duration::from_millis(200)) {
+            tracing::info!(signal, "unmounting");
+            // fusermount3's auto_unmount helper leaves a live filesystem mounted when its socket
+            // closes, so fuser's own unmount is not enough: unmount first, then let the workers end.
+            if let Err(err) = unmount(mountpoint) {
+                tracing::warn!("unmount failed: {err}");
+                return background.umount_and_join();
+            }
+            return background.join();
+        }
+    }
 }
 
 /// Unmounts a FUSE mount: directly as root, else through fusermount; lazily if it is busy, so that

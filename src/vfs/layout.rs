@@ -279,21 +279,22 @@ impl<R: Repository> Layout<R> {
     }
 
     fn target(&self, ino: Ino) -> VfsResult<Target<R::Handle>> {
-        match ino {
-            ROOT_INO if self.multiple() => Ok(Target::Root),
-            LATEST_INO if self.multiple() => Ok(Target::Latest),
-            PID_INO if self.multiple() => Ok(Target::Pid),
-            _ if self.multiple() && lock(&self.groups).contains_key(&ino) => lock(&self.groups)
-                .get(&ino)
-                .cloned()
-                .map(Target::Group)
-                .ok_or(VfsError::NotFound),
-            _ => self
-                .inodes
-                .get(ino)
-                .map(Target::Node)
-                .ok_or(VfsError::NotFound),
+        if self.multiple() {
+            match ino {
+                ROOT_INO => return Ok(Target::Root),
+                LATEST_INO => return Ok(Target::Latest),
+                PID_INO => return Ok(Target::Pid),
+                _ => {
+                    if let Some(prefix) = lock(&self.groups).get(&ino).cloned() {
+                        return Ok(Target::Group(prefix));
+                    }
+                }
+            }
         }
+        self.inodes
+            .get(ino)
+            .map(Target::Node)
+            .ok_or(VfsError::NotFound)
     }
 
     fn node_slot(&self, ino: Ino) -> VfsResult<Arc<Slot<R::Handle>>> {
