@@ -436,6 +436,33 @@ fn a_slash_in_the_name_template_groups_generations_by_host() -> TestResult {
     let latest = std::fs::read_link(fixture.mnt().join("latest"))?;
     assert_eq!(latest, Path::new(&host).join(&inside[1]));
     assert_eq!(std::fs::read(fixture.mnt().join("latest/variant"))?, [1]);
+    let generation = fixture.mnt().join(&host).join(&inside[1]);
+    let get = |name: &str| {
+        xattr::get(&generation, name)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    assert_eq!(get("user.genmount.host"), host.as_bytes());
+    assert_eq!(get("user.genmount.id").len(), 64, "the full snapshot id");
+    assert!(
+        get("user.genmount.time").starts_with(b"20"),
+        "an RFC 3339 time"
+    );
+    assert_eq!(
+        get("user.genmount.paths"),
+        fixture.src().as_os_str().as_encoded_bytes()
+    );
+    let names: Vec<String> = xattr::list(&generation)?
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"user.genmount.id".to_string()), "{names:?}");
+    assert!(
+        xattr::list(fixture.mnt().join("latest/variant"))?
+            .next()
+            .is_none(),
+        "files carry none"
+    );
     Ok(())
 }
 

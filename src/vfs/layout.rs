@@ -343,6 +343,25 @@ impl<R: Repository> Layout<R> {
         ))
     }
 
+    /// The xattrs of an inode: the node's own, and on a generation's directory also
+    /// `user.genmount.*` saying where the generation came from.
+    fn xattrs_of(&self, ino: Ino) -> VfsResult<crate::repo::Xattrs> {
+        let Ok(slot) = self.node_slot(ino) else {
+            return Ok(Vec::new());
+        };
+        let mut xattrs = self
+            .repo
+            .xattrs(&slot.node.handle)
+            .map_err(|e| self.fail(e, "xattrs"))?;
+        if slot.generation == ino {
+            let state = self.state();
+            if let Some(view) = state.generations.iter().find(|g| g.ino == ino) {
+                xattrs.extend(generation_xattrs(&view.generation));
+            }
+        }
+        Ok(xattrs)
+    }
+
     /// Logs a repository failure once per object and turns it into the error the caller sees.
     fn fail(&self, err: RepoError, what: &str) -> VfsError {
         if let RepoError::Damaged(msg) = &err {
@@ -550,6 +569,36 @@ impl<R: Repository> Layout<R> {
         let _ = finished.recv_timeout(INVALIDATION_WAIT);
         Ok(())
     }
+}
+
+/// `user.genmount.{id,time,host,paths,tags}` of a generation, for scripts and file managers.
+fn generation_xattrs(generation: &Generation) -> crate::repo::Xattrs {
+    let mut out = vec![
+        (
+            b"user.genmount.id".to_vec(),
+            generation.id.clone().into_bytes(),
+        ),
+        (
+            b"user.genmount.time".to_vec(),
+            generation.end.to_rfc3339().into_bytes(),
+        ),
+    ];
+    if let Some(host) = &generation.host {
+        out.push((b"user.genmount.host".to_vec(), host.clone().into_bytes()));
+    }
+    if !generation.paths.is_empty() {
+        out.push((
+            b"user.genmount.paths".to_vec(),
+            generation.paths.join("\n").into_bytes(),
+        ));
+    }
+    if !generation.tags.is_empty() {
+        out.push((
+            b"user.genmount.tags".to_vec(),
+            generation.tags.join(",").into_bytes(),
+        ));
+    }
+    out
 }
 
 /// An xattr name the kernel can take: not empty, no NUL (it separates names in a list), ≤ 255 bytes.
@@ -824,14 +873,8 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn getxattr(&self, ino: Ino, name: &[u8], size: u32) -> VfsResult<XattrReply> {
-        let Ok(slot) = self.node_slot(ino) else {
-            return Err(VfsError::NoXattr);
-        };
-        let xattrs = self
-            .repo
-            .xattrs(&slot.node.handle)
-            .map_err(|e| self.fail(e, "getxattr"))?;
-        let value = xattrs
+        let value = self
+            .xattrs_of(ino)?
             .into_iter()
             .find(|(n, _)| valid_xattr_name(n) && n == name)
             .map(|(_, v)| v);
@@ -839,13 +882,7 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn listxattr(&self, ino: Ino, size: u32) -> VfsResult<XattrReply> {
-        let xattrs = match self.node_slot(ino) {
-            Ok(slot) => self
-                .repo
-                .xattrs(&slot.node.handle)
-                .map_err(|e| self.fail(e, "listxattr"))?,
-            Err(_) => Vec::new(),
-        };
+        let xattrs = self.xattrs_of(ino)?;
         let mut list = Vec::new();
         for (name, _) in xattrs {
             if valid_xattr_name(&name) {
