@@ -1,6 +1,7 @@
 //! The command line: `genmount mount` and `genmount generations`, logging set-up, and the mapping
 //! of every failure to one line on stderr and its documented exit code.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -145,7 +146,9 @@ enum ViewArg {
 /// Runs the program and returns its exit code.
 pub fn main() -> i32 {
     crate::platform::prepare_process();
-    let cli = match Cli::try_parse() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv = from_mount_helper(&argv).unwrap_or(argv);
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -183,6 +186,89 @@ pub fn main() -> i32 {
             err.exit_code()
         }
     }
+}
+
+/// Options of mount(8) and fstab that mean nothing to genmount (it is always read-only, nodev,
+/// nosuid) or only to mount(8) itself.
+const MOUNT_HELPER_IGNORED: [&str; 19] = [
+    "rw", "ro", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime",
+    "auto", "noauto", "user", "users", "nouser", "nofail", "_netdev", "defaults",
+];
+/// genmount's options that an fstab line may carry as `-o key=value`.
+const MOUNT_HELPER_VALUES: [&str; 12] = [
+    "password_file",
+    "password_command",
+    "cache_dir",
+    "name_template",
+    "generation",
+    "view",
+    "host",
+    "tag",
+    "path",
+    "refresh_interval",
+    "threads",
+    "volname",
+];
+const MOUNT_HELPER_FLAGS: [&str; 5] = [
+    "no_lock",
+    "no_cache",
+    "allow_other",
+    "allow_non_empty",
+    "hide_dot_files",
+];
+
+/// The command line as the FUSE mount helper gives it (`genmount REPO MOUNTPOINT -o opts`, from
+/// `mount -t fuse.genmount` or an fstab line), turned into `genmount mount --daemon …`: mount(8)
+/// waits for the helper, so genmount returns once the mount is live.
+fn from_mount_helper(argv: &[OsString]) -> Option<Vec<OsString>> {
+    let first = argv.get(1)?.to_str()?;
+    let subcommands = [
+        "mount",
+        "generations",
+        "unmount",
+        "completions",
+        "man",
+        "help",
+    ];
+    if argv.len() < 3 || first.starts_with('-') || subcommands.contains(&first) {
+        return None;
+    }
+    let mut out: Vec<OsString> = vec![argv[0].clone(), "mount".into(), "--daemon".into()];
+    let mut targets: Vec<OsString> = Vec::new();
+    let mut root: Option<OsString> = None;
+    let mut passed: Vec<String> = Vec::new();
+    let mut rest = argv[1..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "-o" {
+            let options = rest.next()?.to_str()?.to_string();
+            for option in options.split(',').filter(|o| !o.is_empty()) {
+                let (key, value) = option
+                    .split_once('=')
+                    .map_or((option, None), |(k, v)| (k, Some(v)));
+                match value {
+                    _ if MOUNT_HELPER_IGNORED.contains(&key) || key.starts_with("x-") => {}
+                    Some(value) if key == "root" => root = Some(value.into()),
+                    Some(value) if MOUNT_HELPER_VALUES.contains(&key) => {
+                        out.push(format!("--{}", key.replace('_', "-")).into());
+                        out.push(value.into());
+                    }
+                    None if MOUNT_HELPER_FLAGS.contains(&key) => {
+                        out.push(format!("--{}", key.replace('_', "-")).into())
+                    }
+                    _ => passed.push(option.to_string()),
+                }
+            }
+        } else {
+            targets.push(arg.clone());
+        }
+    }
+    if !passed.is_empty() {
+        out.push("-o".into());
+        out.push(passed.join(",").into());
+    }
+    out.extend(targets);
+    out.extend(root);
+    Some(out)
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -506,6 +592,35 @@ mod tests {
         assert_eq!(human_size(512), "512 B");
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn the_mount_helper_form_becomes_a_daemon_mount() {
+        let argv: Vec<OsString> = ["genmount", "/srv/repo", "/mnt/b", "-o", "ro,dev,suid,password_file=/etc/pw,allow_other,root=home/me,max_read=65536,x-systemd.automount"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let got = from_mount_helper(&argv).unwrap_or_default();
+        let want = [
+            "genmount",
+            "mount",
+            "--daemon",
+            "--password-file",
+            "/etc/pw",
+            "--allow-other",
+            "-o",
+            "max_read=65536",
+            "/srv/repo",
+            "/mnt/b",
+            "home/me",
+        ];
+        assert_eq!(got, want.iter().map(OsString::from).collect::<Vec<_>>());
+        let normal: Vec<OsString> = ["genmount", "mount", "a", "b"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(from_mount_helper(&normal), None);
+        assert!(Cli::try_parse_from(got).is_ok());
     }
 
     #[test]

@@ -612,3 +612,26 @@ fn sighup_rereads_the_repository() -> TestResult {
     assert!(alive, "the daemon survives SIGHUP");
     Ok(())
 }
+
+#[test]
+fn mount_t_fuse_runs_genmount_as_the_mount_helper() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    // mount.fuse3 runs "genmount REPO MNT -o OPTIONS" and waits for it, as for an fstab line.
+    let source = format!("{BIN}#{}", repo.display());
+    let status = std::process::Command::new("mount")
+        .args(["-t", "fuse", &source])
+        .arg(&mnt)
+        .args([
+            "-o",
+            "ro,noatime,refresh_interval=0,generation=latest,x-systemd.automount",
+        ])
+        .status()?;
+    assert!(status.success(), "mount -t fuse failed");
+    assert!(is_mounted(&mnt), "mounted when mount(8) returns");
+    assert_eq!(std::fs::read(mnt.join("latest/variant"))?, [2]);
+    let status = std::process::Command::new("umount").arg(&mnt).status()?;
+    assert!(status.success());
+    assert!(!is_mounted(&mnt));
+    Ok(())
+}
