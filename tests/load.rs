@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,14 +58,7 @@ fn sixteen_readers_with_listings_and_refreshes_get_every_byte_right() -> TestRes
         restic(&repo, &password, &src, &["backup", "."]);
     }
     let cache = dir.path().join("cache");
-    let args = [
-        repo.as_os_str(),
-        mnt.as_os_str(),
-        OsStr::new("--password-file"),
-        password.as_os_str(),
-        OsStr::new("--cache-dir"),
-        cache.as_os_str(),
-    ];
+    let args = restic_args(repo.as_os_str(), &mnt, &password, &cache);
     let mount = Mount::start(&args, &mnt);
     let mut names: Vec<PathBuf> = std::fs::read_dir(&mnt)?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -43,14 +43,7 @@ impl Fixture {
     }
     /// Mount arguments: repository, mountpoint, password file and a private cache, then `extra`.
     fn args<'a>(&'a self, paths: &'a [PathBuf; 4], extra: &'a [&'a str]) -> Vec<&'a OsStr> {
-        let mut args: Vec<&OsStr> = vec![
-            paths[0].as_os_str(),
-            paths[1].as_os_str(),
-            OsStr::new("--password-file"),
-            paths[2].as_os_str(),
-            OsStr::new("--cache-dir"),
-            paths[3].as_os_str(),
-        ];
+        let mut args = restic_args(paths[0].as_os_str(), &paths[1], &paths[2], &paths[3]).to_vec();
         args.extend(extra.iter().map(OsStr::new));
         args
     }
@@ -305,14 +298,7 @@ fn a_rest_repository_served_by_rclone_mounts_and_reads() -> TestResult {
         fixture.password(),
         fixture.dir.path().join("cache"),
     );
-    let args = [
-        OsStr::new(&location),
-        mnt.as_os_str(),
-        OsStr::new("--password-file"),
-        password.as_os_str(),
-        OsStr::new("--cache-dir"),
-        cache.as_os_str(),
-    ];
+    let args = restic_args(OsStr::new(&location), &mnt, &password, &cache);
     let result = std::panic::catch_unwind(|| {
         let _mount = Mount::start(&args, &mnt);
         compare(&fixture.captured[1], &mnt.join("latest"), RESTIC);
@@ -331,14 +317,7 @@ fn the_bundled_restic_demo_mounts_with_the_readme_command() -> TestResult {
     std::fs::create_dir(&mnt)?;
     let password = fixtures.join("restic-demo.password");
     let repo = fixtures.join("restic-demo");
-    let args = [
-        repo.as_os_str(),
-        mnt.as_os_str(),
-        OsStr::new("--password-file"),
-        password.as_os_str(),
-        OsStr::new("--cache-dir"),
-        cache.as_os_str(),
-    ];
+    let args = restic_args(repo.as_os_str(), &mnt, &password, &cache);
     {
         let _mount = Mount::start(&args, &mnt);
         let names = generation_names(&mnt);

@@ -543,3 +543,20 @@ pub fn add_big_files(root: &Path) {
     let block = pseudo_random(65_536, 99);
     std::fs::write(root.join("repeated"), block.repeat(64)).expect("write");
 }
+
+/// Mount arguments for a restic repository: location, mountpoint, password file, a private cache.
+pub fn restic_args<'a>(
+    repo: &'a OsStr,
+    mnt: &'a Path,
+    password: &'a Path,
+    cache: &'a Path,
+) -> [&'a OsStr; 6] {
+    [
+        repo,
+        mnt.as_os_str(),
+        OsStr::new("--password-file"),
+        password.as_os_str(),
+        OsStr::new("--cache-dir"),
+        cache.as_os_str(),
+    ]
+}
