@@ -93,6 +93,9 @@ struct MountArgs {
     root: Option<PathBuf>,
     #[command(flatten)]
     access: RepoArgs,
+    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
+    #[arg(long)]
+    fold_identical: bool,
     /// Return once the mount is live and keep serving it in the background (exit code as without).
     #[arg(long)]
     daemon: bool,
@@ -209,12 +212,13 @@ const MOUNT_HELPER_VALUES: [&str; 12] = [
     "threads",
     "volname",
 ];
-const MOUNT_HELPER_FLAGS: [&str; 5] = [
+const MOUNT_HELPER_FLAGS: [&str; 6] = [
     "no_lock",
     "no_cache",
     "allow_other",
     "allow_non_empty",
     "hide_dot_files",
+    "fold_identical",
 ];
 
 /// The command line as the FUSE mount helper gives it (`genmount REPO MOUNTPOINT -o opts`, from
@@ -433,6 +437,7 @@ fn serve_backend(
         pid: std::process::id(),
         uid,
         gid,
+        fold_identical: args.fold_identical,
     };
     let shown = open::redact(&args.repo);
     let request = MountRequest {

@@ -601,3 +601,27 @@ fn nix_close(file: std::fs::File) -> Option<i32> {
         .then(|| std::io::Error::last_os_error().raw_os_error())
         .flatten()
 }
+
+#[test]
+fn unchanged_backups_fold_into_symlinks_with_fold_identical() -> TestResult {
+    let mut fixture = two_snapshots(0);
+    // A third backup of an unchanged tree stores the same tree as the second.
+    fixture.backup();
+    let paths = fixture.paths();
+    let _mount = Mount::start(&fixture.args(&paths, &["--fold-identical"]), &fixture.mnt());
+    let names = generation_names(&fixture.mnt());
+    assert_eq!(names.len(), 3, "{names:?}");
+    let third = fixture.mnt().join(&names[2]);
+    assert!(
+        std::fs::symlink_metadata(&third)?.file_type().is_symlink(),
+        "the repeat is a symlink"
+    );
+    assert_eq!(std::fs::read_link(&third)?, Path::new(&names[1]));
+    assert!(std::fs::symlink_metadata(fixture.mnt().join(&names[1]))?.is_dir());
+    assert_eq!(
+        std::fs::read(fixture.mnt().join("latest/variant"))?,
+        [1],
+        "latest reads through the fold"
+    );
+    Ok(())
+}

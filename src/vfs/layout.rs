@@ -55,6 +55,8 @@ pub struct LayoutOptions {
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Show a generation that repeats its predecessor's tree as a symlink to it.
+    pub fold_identical: bool,
 }
 
 /// A generation as the root shows it.
@@ -63,6 +65,8 @@ struct GenView<H> {
     ino: Ino,
     /// ROOT of the generation, with the generation's end time as mtime and ctime.
     root: Node<H>,
+    /// With `fold_identical`: the generation this one repeats, shown as a symlink to it.
+    alias: Option<String>,
 }
 
 /// The visible generations, oldest first, as of the last refresh.
@@ -86,6 +90,8 @@ impl<H> State<H> {
 /// What an inode number stands for.
 enum Target<H> {
     Root,
+    /// A folded generation (by its name): a symlink to the generation it repeats.
+    Alias(String),
     /// A directory that groups generations whose names start with this prefix (`host/…`).
     Group(String),
     Latest,
@@ -128,6 +134,8 @@ pub struct Layout<R: Repository> {
     single: Option<Generation>,
     /// Group directories handed to the kernel, by inode; few, so never forgotten.
     groups: Mutex<HashMap<Ino, String>>,
+    /// Folded generations handed to the kernel, by inode: their names.
+    aliases: Mutex<HashMap<Ino, String>>,
     /// What each generation holds, by generation id, where the repository does not record it.
     usage: Mutex<HashMap<String, Usage>>,
     /// Totals of directories the repository can key, shared across generations.
@@ -159,6 +167,7 @@ impl<R: Repository> Layout<R> {
             damaged: Mutex::new(HashSet::new()),
             single: None,
             groups: Mutex::new(HashMap::new()),
+            aliases: Mutex::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
             usage_memo: Mutex::new(Memo::new()),
         };
@@ -241,6 +250,7 @@ impl<R: Repository> Layout<R> {
                         generation: generation.clone(),
                         ino,
                         root,
+                        alias: None,
                     });
                 }
                 Err(RepoError::Damaged(msg)) => {
@@ -249,6 +259,20 @@ impl<R: Repository> Layout<R> {
                 Err(_) => {
                     tracing::debug!(generation = %generation.name, "ROOT missing; generation hidden")
                 }
+            }
+        }
+        if self.options.fold_identical {
+            let names: Vec<&str> = generations
+                .iter()
+                .map(|g| g.generation.name.as_str())
+                .collect();
+            let keys: Vec<Option<u64>> = generations
+                .iter()
+                .map(|g| self.repo.dir_key(&g.root.handle))
+                .collect();
+            let aliases = super::fold::aliases(&names, &keys);
+            for (view, alias) in generations.iter_mut().zip(aliases) {
+                view.alias = alias;
             }
         }
         State {
@@ -287,6 +311,9 @@ impl<R: Repository> Layout<R> {
                 _ => {
                     if let Some(prefix) = lock(&self.groups).get(&ino).cloned() {
                         return Ok(Target::Group(prefix));
+                    }
+                    if let Some(name) = lock(&self.aliases).get(&ino).cloned() {
+                        return Ok(Target::Alias(name));
                     }
                 }
             }
@@ -389,6 +416,10 @@ impl<R: Repository> Layout<R> {
                         children.push(fixed_child(group.as_bytes(), FileKind::Dir, ino));
                     }
                 }
+                None if g.alias.is_some() => {
+                    let ino = self.alias_ino(&g.generation);
+                    children.push(fixed_child(rest.as_bytes(), FileKind::Symlink, ino));
+                }
                 None => children.push(Child {
                     name: rest.as_bytes().to_vec(),
                     kind: FileKind::Dir,
@@ -417,6 +448,29 @@ impl<R: Repository> Layout<R> {
         let ino = InoKey::child(ROOT_INO, &key).ino;
         lock(&self.groups).insert(ino, prefix.to_string());
         ino
+    }
+
+    /// The inode of a folded generation's symlink, registered so that the kernel can use it.
+    fn alias_ino(&self, generation: &Generation) -> Ino {
+        let mut key = b"\0alias/".to_vec();
+        key.extend_from_slice(generation.id.as_bytes());
+        let ino = InoKey::child(ROOT_INO, &key).ino;
+        lock(&self.aliases).insert(ino, generation.name.clone());
+        ino
+    }
+
+    /// A folded generation's symlink target and its metadata.
+    fn alias_link(&self, state: &State<R::Handle>, name: &str) -> VfsResult<(String, Meta)> {
+        let view = state.find(name.as_bytes()).ok_or(VfsError::NotFound)?;
+        let target = view.alias.as_deref().ok_or(VfsError::NotFound)?;
+        let link = super::fold::relative_link(name, target);
+        let meta = Meta::synthetic(
+            FileKind::Symlink,
+            0o777,
+            link.len() as u64,
+            view.generation.end,
+        );
+        Ok((link, self.owned(meta)))
     }
 
     fn group_meta(&self, state: &State<R::Handle>, prefix: &str) -> Meta {
@@ -488,6 +542,9 @@ impl<R: Repository> Layout<R> {
         let full = join(prefix, name);
         let state = self.state();
         if let Some(view) = state.find(full.as_bytes()) {
+            if view.alias.is_some() {
+                return self.getattr(self.alias_ino(&view.generation));
+            }
             let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
             let slot = Slot {
                 generation: view.ino,
@@ -700,6 +757,7 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Root => (self.root_meta(&state), ROOT_TTL),
             Target::Group(prefix) => (self.group_meta(&state, &prefix), ROOT_TTL),
             Target::Latest => (self.latest_meta(&state)?, ROOT_TTL),
+            Target::Alias(name) => (self.alias_link(&state, &name)?.1, ROOT_TTL),
             Target::Pid => (self.pid_meta(&state), ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
         };
@@ -716,6 +774,7 @@ impl<R: Repository> VfsTree for Layout<R> {
                 let latest = state.latest().ok_or(VfsError::NotFound)?;
                 Ok(latest.generation.name.clone().into_bytes())
             }
+            Target::Alias(name) => Ok(self.alias_link(&self.state(), &name)?.0.into_bytes()),
             Target::Node(slot) if slot.node.meta.kind == FileKind::Symlink => self
                 .repo
                 .readlink(&slot.node.handle)
@@ -742,7 +801,7 @@ impl<R: Repository> VfsTree for Layout<R> {
                 _ => return Err(VfsError::NotSupported),
             },
             Target::Root | Target::Group(_) => return Err(VfsError::IsDir),
-            Target::Latest => return Err(VfsError::InvalidArgument),
+            Target::Latest | Target::Alias(_) => return Err(VfsError::InvalidArgument),
         };
         let fh = self.next_fh();
         lock(&self.files).insert(fh, Arc::new(file));

@@ -1,6 +1,7 @@
 //! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
 //! and the reply types it answers with. Every mutating operation fails as read-only by default.
 
+mod fold;
 mod genspec;
 mod inodes;
 mod layout;

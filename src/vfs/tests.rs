@@ -376,11 +376,12 @@ fn statfs_reports_name_max() -> TestResult {
     Ok(())
 }
 
-/// A repository of empty generations with the names given, for layouts that folders cannot make.
-struct NamedGenerations(Vec<String>);
+/// A repository of empty generations with the names given (and, for folding, tree keys), for
+/// layouts that folders cannot make.
+struct NamedGenerations(Vec<String>, Vec<Option<u64>>);
 
 impl Repository for NamedGenerations {
-    type Handle = ();
+    type Handle = Option<u64>;
     type Reader = ();
 
     fn describe(&self) -> String {
@@ -412,20 +413,28 @@ impl Repository for NamedGenerations {
     fn root(
         &self,
         g: &crate::repo::Generation,
-    ) -> Result<crate::meta::Node<()>, crate::error::RepoError> {
+    ) -> Result<crate::meta::Node<Option<u64>>, crate::error::RepoError> {
         let meta = crate::meta::Meta::synthetic(crate::meta::FileKind::Dir, 0o755, 0, g.end);
-        Ok(crate::meta::Node { meta, handle: () })
+        let index = self.0.iter().position(|n| *n == g.name);
+        let handle = index.and_then(|i| self.1.get(i).copied().flatten());
+        Ok(crate::meta::Node { meta, handle })
     }
-    fn list(&self, _dir: &()) -> Result<crate::repo::Listing<()>, crate::error::RepoError> {
+    fn dir_key(&self, dir: &Option<u64>) -> Option<u64> {
+        *dir
+    }
+    fn list(
+        &self,
+        _dir: &Option<u64>,
+    ) -> Result<crate::repo::Listing<Option<u64>>, crate::error::RepoError> {
         Ok(Vec::new())
     }
-    fn readlink(&self, _link: &()) -> Result<Vec<u8>, crate::error::RepoError> {
+    fn readlink(&self, _link: &Option<u64>) -> Result<Vec<u8>, crate::error::RepoError> {
         Err(crate::error::RepoError::NotFound)
     }
-    fn xattrs(&self, _node: &()) -> Result<crate::repo::Xattrs, crate::error::RepoError> {
+    fn xattrs(&self, _node: &Option<u64>) -> Result<crate::repo::Xattrs, crate::error::RepoError> {
         Ok(Vec::new())
     }
-    fn open(&self, _file: &crate::meta::Node<()>) -> Result<(), crate::error::RepoError> {
+    fn open(&self, _file: &crate::meta::Node<Option<u64>>) -> Result<(), crate::error::RepoError> {
         Ok(())
     }
     fn read(
@@ -447,7 +456,7 @@ fn slashes_in_generation_names_make_group_directories() -> TestResult {
         "latest/x",
         "bad//name",
     ];
-    let repo = NamedGenerations(names.iter().map(|s| s.to_string()).collect());
+    let repo = NamedGenerations(names.iter().map(|s| s.to_string()).collect(), Vec::new());
     let tree = Layout::new(repo, LayoutOptions::default())?;
     assert_eq!(
         names_of(&tree, ROOT_INO, false)?,
@@ -479,5 +488,52 @@ fn slashes_in_generation_names_make_group_directories() -> TestResult {
         Err(VfsError::NotFound)
     );
     assert_eq!(tree.statfs(ROOT_INO)?.files, 30);
+    Ok(())
+}
+
+#[test]
+fn identical_generations_fold_into_symlinks() -> TestResult {
+    let names = [
+        "h/2026-01-01",
+        "h/2026-01-02",
+        "h/2026-01-03",
+        "h/2026-01-04",
+    ];
+    let keys = vec![Some(7), Some(7), Some(7), Some(8)];
+    let repo = NamedGenerations(names.iter().map(|s| s.to_string()).collect(), keys);
+    let options = LayoutOptions {
+        fold_identical: true,
+        ..Default::default()
+    };
+    let tree = Layout::new(repo, options)?;
+    let group = tree.lookup(ROOT_INO, b"h")?.attr.ino;
+    let second = tree.lookup(group, b"2026-01-02")?;
+    assert_eq!(second.attr.meta.kind, crate::meta::FileKind::Symlink);
+    assert_eq!(tree.readlink(second.attr.ino)?, b"2026-01-01");
+    assert_eq!(
+        tree.readlink(tree.lookup(group, b"2026-01-03")?.attr.ino)?,
+        b"2026-01-01"
+    );
+    assert_eq!(
+        tree.lookup(group, b"2026-01-04")?.attr.meta.kind,
+        crate::meta::FileKind::Dir
+    );
+    assert_eq!(
+        tree.lookup(group, b"2026-01-01")?.attr.meta.kind,
+        crate::meta::FileKind::Dir
+    );
+    let dir = tree.opendir(group)?;
+    let mut kinds = Vec::new();
+    tree.readdir(group, dir.fh, 0, true, &mut |entry, _| {
+        kinds.push((
+            String::from_utf8_lossy(&entry.name).into_owned(),
+            entry.kind,
+        ));
+        true
+    })?;
+    assert!(
+        kinds.contains(&("2026-01-02".to_string(), crate::meta::FileKind::Symlink)),
+        "{kinds:?}"
+    );
     Ok(())
 }
