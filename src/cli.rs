@@ -146,6 +146,9 @@ enum ViewArg {
     Single,
 }
 
+/// Whether loading shows progress: on a terminal, unless `-q`.
+static SHOW_PROGRESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// Runs the program and returns its exit code.
 pub fn main() -> i32 {
     crate::platform::prepare_process();
@@ -159,6 +162,7 @@ pub fn main() -> i32 {
         }
     };
     init_logging(cli.verbose, cli.quiet);
+    let _ = SHOW_PROGRESS.set(!cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = match cli.command {
         Command::Mount(args) => mount(args),
         Command::Generations(args) => generations(args),
@@ -357,6 +361,7 @@ fn restic_options(location: String, access: &RepoArgs) -> ResticOptions {
         },
         template: access.name_template.clone(),
         lock: !access.no_lock,
+        progress: SHOW_PROGRESS.get().copied().unwrap_or(false),
     }
 }
 

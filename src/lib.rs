@@ -5,6 +5,7 @@ pub mod cli;
 pub mod error;
 pub mod meta;
 pub mod names;
+pub mod progress;
 pub mod repo;
 pub mod session;
 pub mod vfs;

@@ -625,3 +625,43 @@ fn unchanged_backups_fold_into_symlinks_with_fold_identical() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn loading_shows_progress_on_a_terminal_only() -> TestResult {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let command = |quiet: &str| {
+        format!(
+            "{BIN} {quiet} generations {} --password-file {} --no-cache",
+            fixtures.join("restic-demo").display(),
+            fixtures.join("restic-demo.password").display()
+        )
+    };
+    // `script` gives the command a terminal, as a person at a shell has.
+    let on_terminal = |quiet: &str| -> std::io::Result<String> {
+        let out = std::process::Command::new("script")
+            .args(["-qec", &command(quiet), "/dev/null"])
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let shown = on_terminal("")?;
+    assert!(shown.contains("reading index done"), "{shown:?}");
+    assert!(shown.contains("getting snapshots done"), "{shown:?}");
+    let quiet = on_terminal("-q")?;
+    assert!(
+        !quiet.contains("reading index"),
+        "-q silences it: {quiet:?}"
+    );
+    assert!(quiet.contains("2026-11-15_09-00-00"));
+    let (_, stdout, stderr) = run(&[
+        OsStr::new("generations"),
+        fixtures.join("restic-demo").as_os_str(),
+        OsStr::new("--password-file"),
+        fixtures.join("restic-demo.password").as_os_str(),
+        OsStr::new("--no-cache"),
+    ]);
+    assert!(
+        !stderr.contains("reading index") && !stdout.contains("reading index"),
+        "not on a pipe"
+    );
+    Ok(())
+}

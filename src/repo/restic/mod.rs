@@ -71,6 +71,8 @@ pub struct ResticOptions {
     pub template: String,
     /// Hold a non-exclusive restic lock while mounted.
     pub lock: bool,
+    /// Show the loading of index and snapshots on the terminal.
+    pub progress: bool,
 }
 
 type Indexed = Rustic<IndexedFullStatus>;
@@ -175,7 +177,15 @@ impl ResticRepo {
             Some(credentials) => credentials.clone(),
             None => open::credentials(&opts.password)?,
         };
-        let loaded = load(&options, &backends, &credentials, &shown, &opts.location)?;
+        let progress = opts.progress;
+        let loaded = load(
+            &options,
+            &backends,
+            &credentials,
+            &shown,
+            &opts.location,
+            progress,
+        )?;
         let key = loaded.repo.key();
         let lock = match opts.location.strip_prefix("local:") {
             Some(path) if opts.lock => Some(ResticLock::acquire(std::path::Path::new(path), &key)?),
@@ -297,6 +307,7 @@ impl ResticRepo {
             &credentials,
             &self.shown,
             &self.location,
+            false,
         )
         .map_err(|err| RepoError::Damaged(err.to_string()))?;
         write(&self.loaded, Arc::new(fresh));
@@ -310,8 +321,14 @@ fn load(
     credentials: &Credentials,
     shown: &str,
     location: &str,
+    progress: bool,
 ) -> Result<Loaded, OpenError> {
-    let repo = Rustic::new(options, backends).map_err(|e| classify(&e, shown, location))?;
+    let repo = if progress {
+        Rustic::new_with_progress(options, backends, crate::progress::TerminalProgress)
+    } else {
+        Rustic::new(options, backends)
+    };
+    let repo = repo.map_err(|e| classify(&e, shown, location))?;
     let repo = repo
         .open(credentials)
         .map_err(|e| classify(&e, shown, location))?;
