@@ -32,6 +32,19 @@ use crate::names;
 
 /// Trees kept decoded in memory; each is a directory's listing.
 const TREE_CACHE_ENTRIES: usize = 4096;
+/// The directory entries those trees may hold in all (about 200 bytes each): a few huge directories
+/// cannot make the cache grow without bound.
+const TREE_CACHE_WEIGHT: u64 = 500_000;
+
+/// Weighs a cached listing by its entries.
+#[derive(Clone)]
+struct ByEntries;
+
+impl quick_cache::Weighter<TreeId, Arc<TreeListing>> for ByEntries {
+    fn weight(&self, _tree: &TreeId, listing: &Arc<TreeListing>) -> u64 {
+        listing.entries.len() as u64 + 1
+    }
+}
 
 /// Which snapshots to show, as restic's `--host`, `--tag` and `--path` select them.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +145,7 @@ pub struct ResticRepo {
     template: String,
     loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
-    trees: Cache<TreeId, Arc<TreeListing>>,
+    trees: Cache<TreeId, Arc<TreeListing>, ByEntries>,
     prefetcher: prefetch::Prefetcher,
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
@@ -212,7 +225,7 @@ impl ResticRepo {
                 generations: Arc::from(Vec::new()),
                 trees: HashMap::new(),
             })),
-            trees: Cache::new(TREE_CACHE_ENTRIES),
+            trees: Cache::with_weighter(TREE_CACHE_ENTRIES, TREE_CACHE_WEIGHT, ByEntries),
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
