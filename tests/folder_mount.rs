@@ -324,16 +324,6 @@ fn inode_numbers_survive_the_kernel_forgetting_them() -> TestResult {
     Ok(())
 }
 
-/// statvfs of the mountpoint.
-fn statvfs(path: &Path) -> libc::statvfs {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
-    // SAFETY: statvfs is plain data; zeroed is a valid initial value.
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid C string and a valid out pointer.
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stats) }, 0);
-    stats
-}
-
 #[test]
 fn statfs_counts_what_is_shown_and_is_read_only() -> TestResult {
     let dir = three_generations(0)?;

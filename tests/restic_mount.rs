@@ -456,15 +456,11 @@ fn gethostname() -> String {
 /// The entry count statfs reports once it reaches `expected` (genmount measures in the background),
 /// or what it reports after 20 s.
 fn statfs_files(path: &Path, expected: u64) -> u64 {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        // SAFETY: statvfs is plain data; zeroed is a valid initial value.
-        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: valid C string and a valid out pointer.
-        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut stats) }, 0);
-        if stats.f_files == expected || std::time::Instant::now() > deadline {
-            return stats.f_files;
+        let files = statvfs(path).f_files;
+        if files == expected || std::time::Instant::now() > deadline {
+            return files;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

@@ -174,39 +174,43 @@ pub fn set_times(path: &Path, atime: (i64, i64), mtime: (i64, i64)) {
             libc::AT_SYMLINK_NOFOLLOW,
         )
     };
+    check_rc(rc, "utimensat", path);
+}
+
+/// Fails the test with the OS error when a libc call returned non-zero.
+fn check_rc(rc: i32, call: &str, path: &Path) {
     assert_eq!(
         rc,
         0,
-        "utimensat {}: {}",
+        "{call} {}: {}",
         path.display(),
         std::io::Error::last_os_error()
     );
+}
+
+/// statvfs of a path, as `df` asks for it.
+pub fn statvfs(path: &Path) -> libc::statvfs {
+    let p = c_path(path);
+    // SAFETY: statvfs is plain data; zeroed is a valid initial value.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and a valid out pointer.
+    let rc = unsafe { libc::statvfs(p.as_ptr(), &mut stats) };
+    check_rc(rc, "statvfs", path);
+    stats
 }
 
 fn mknod(path: &Path, mode: u32, dev: u64) {
     let p = c_path(path);
     // SAFETY: valid C string; mknod only creates a node.
     let rc = unsafe { libc::mknod(p.as_ptr(), mode, dev) };
-    assert_eq!(
-        rc,
-        0,
-        "mknod {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
+    check_rc(rc, "mknod", path);
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) {
     let p = c_path(path);
     // SAFETY: valid C string.
     let rc = unsafe { libc::lchown(p.as_ptr(), uid, gid) };
-    assert_eq!(
-        rc,
-        0,
-        "lchown {}: {}",
-        path.display(),
-        std::io::Error::last_os_error()
-    );
+    check_rc(rc, "lchown", path);
 }
 
 fn chmod(path: &Path, mode: u32) {
