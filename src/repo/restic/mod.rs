@@ -1,6 +1,7 @@
 //! The restic backend: every snapshot of a restic repository is a generation, read through
 //! rustic_core. Trees are cached by id (they never change); the index is re-read when it grows.
 
+pub mod crypto;
 mod handle;
 mod lock;
 pub mod naming;
