@@ -102,7 +102,8 @@ struct MountArgs {
     /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     refresh_interval: u64,
-    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint.
+    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint;
+    /// `versions`: all generations merged, each file a directory of its distinct versions.
     #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
     view: ViewArg,
     /// The generation of a single view: NAME, `latest` or `latest~N`.
@@ -144,6 +145,7 @@ struct GenerationsArgs {
 enum ViewArg {
     Multiple,
     Single,
+    Versions,
 }
 
 /// Whether loading shows progress: on a terminal, unless `-q`.
@@ -436,6 +438,7 @@ fn serve_backend(
         view: match args.view {
             ViewArg::Multiple => View::Multiple,
             ViewArg::Single => View::Single,
+            ViewArg::Versions => View::Versions,
         },
         generation: args.generation.clone(),
         root,

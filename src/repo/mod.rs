@@ -74,6 +74,17 @@ pub trait Repository: Send + Sync + 'static {
         None
     }
 
+    /// A key that two non-directory nodes share when their contents are the same, so that the
+    /// versions view shows each distinct version once. The default trusts size, mtime and ctime
+    /// (ctime cannot be set back, so a rewritten file always differs); restic compares blob ids.
+    fn content_key(&self, node: &Node<Self::Handle>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let meta = &node.meta;
+        let mut hasher = std::hash::DefaultHasher::new();
+        (meta.kind, meta.size, meta.mtime, meta.ctime, meta.rdev).hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// The target of a symlink, as stored.
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError>;
 

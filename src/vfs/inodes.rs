@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use super::Ino;
 use crate::meta::Node;
@@ -60,19 +60,19 @@ impl InoKey {
     }
 }
 
-struct Held<H> {
+struct Held<T> {
     check: u64,
-    slot: Arc<Slot<H>>,
+    value: T,
     lookups: u64,
     pinned: bool,
 }
 
-/// Inodes the kernel holds, by number.
-pub struct InodeTable<H> {
-    map: Mutex<HashMap<Ino, Held<H>>>,
+/// Inodes the kernel holds, by number, each with what it stands for (`T`).
+pub struct InodeTable<T> {
+    map: Mutex<HashMap<Ino, Held<T>>>,
 }
 
-impl<H> Default for InodeTable<H> {
+impl<T> Default for InodeTable<T> {
     fn default() -> Self {
         InodeTable {
             map: Mutex::new(HashMap::new()),
@@ -80,33 +80,35 @@ impl<H> Default for InodeTable<H> {
     }
 }
 
-impl<H> InodeTable<H> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Ino, Held<H>>> {
+impl<T: Clone> InodeTable<T> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Ino, Held<T>>> {
         self.map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn get(&self, ino: Ino) -> Option<Arc<Slot<H>>> {
-        self.lock().get(&ino).map(|held| held.slot.clone())
+    pub fn get(&self, ino: Ino) -> Option<T> {
+        self.lock().get(&ino).map(|held| held.value.clone())
     }
 
-    /// Records one more kernel reference to `slot` and returns its number: the key's own unless
-    /// another identity already holds that number, then the next free one.
-    pub fn remember(&self, key: InoKey, slot: Slot<H>) -> Ino {
+    /// Records one more kernel reference to `value` and returns its number: the key's own unless
+    /// another identity already holds that number, then the next free one. A held identity takes the
+    /// new value, so that a merged directory looked up again after a refresh shows the new generations.
+    pub fn remember(&self, key: InoKey, value: T) -> Ino {
         let mut map = self.lock();
         let mut ino = key.ino;
         loop {
             match map.get_mut(&ino) {
                 Some(held) if held.check == key.check => {
                     held.lookups += 1;
+                    held.value = value;
                     return ino;
                 }
                 Some(_) => ino = ino.wrapping_add(1).max(FIRST_DYNAMIC),
                 None => {
                     let held = Held {
                         check: key.check,
-                        slot: Arc::new(slot),
+                        value,
                         lookups: 1,
                         pinned: false,
                     };
@@ -117,11 +119,11 @@ impl<H> InodeTable<H> {
         }
     }
 
-    /// Keeps `slot` at `ino` for the life of the mount.
-    pub fn pin(&self, ino: Ino, slot: Slot<H>) {
+    /// Keeps `value` at `ino` for the life of the mount (or until pinned again).
+    pub fn pin(&self, ino: Ino, value: T) {
         let held = Held {
             check: 0,
-            slot: Arc::new(slot),
+            value,
             lookups: 0,
             pinned: true,
         };

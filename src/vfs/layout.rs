@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::inodes::{InoKey, InodeTable, Slot};
 use super::usage::{Memo, Usage, measure};
+use super::versions::{self, MergedChild, MergedDir, Source, VersionsDir};
 use super::{
     Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, OpenMode, Opened, ROOT_INO, StatFs,
     VfsTree, XattrReply,
@@ -42,6 +43,8 @@ pub enum View {
     Multiple,
     /// One generation straight at the mountpoint.
     Single,
+    /// Every generation merged into one tree; each file is a directory of its distinct versions.
+    Versions,
 }
 
 /// What the layout shows and who it says owns its own entries.
@@ -87,6 +90,42 @@ impl<H> State<H> {
     }
 }
 
+/// What an inode the kernel holds stands for: a node of a generation, or a directory of the
+/// versions view.
+enum Inode<H> {
+    Node(Arc<Slot<H>>),
+    Merged(Arc<MergedDir<H>>),
+    Versions(Arc<VersionsDir<H>>),
+}
+
+impl<H> Clone for Inode<H> {
+    fn clone(&self) -> Self {
+        match self {
+            Inode::Node(slot) => Inode::Node(slot.clone()),
+            Inode::Merged(dir) => Inode::Merged(dir.clone()),
+            Inode::Versions(dir) => Inode::Versions(dir.clone()),
+        }
+    }
+}
+
+impl<H> Inode<H> {
+    fn meta(&self) -> &Meta {
+        match self {
+            Inode::Node(slot) => &slot.node.meta,
+            Inode::Merged(dir) => &dir.meta,
+            Inode::Versions(dir) => &dir.meta,
+        }
+    }
+
+    /// Nodes of a generation never change; merged directories gain versions at every refresh.
+    fn ttl(&self) -> Duration {
+        match self {
+            Inode::Node(_) => GENERATION_TTL,
+            Inode::Merged(_) | Inode::Versions(_) => ROOT_TTL,
+        }
+    }
+}
+
 /// What an inode number stands for.
 enum Target<H> {
     Root,
@@ -97,6 +136,8 @@ enum Target<H> {
     Latest,
     Pid,
     Node(Arc<Slot<H>>),
+    Merged(Arc<MergedDir<H>>),
+    Versions(Arc<VersionsDir<H>>),
 }
 
 enum OpenFile<R> {
@@ -110,7 +151,7 @@ struct Child<H> {
     kind: FileKind,
     key: InoKey,
     /// What to remember when the entry is returned by readdirplus; `None` for fixed inodes.
-    slot: Option<Slot<H>>,
+    slot: Option<Inode<H>>,
     fixed: Option<Ino>,
 }
 
@@ -122,7 +163,7 @@ pub struct Layout<R: Repository> {
     repo: R,
     options: LayoutOptions,
     state: RwLock<Arc<State<R::Handle>>>,
-    inodes: InodeTable<R::Handle>,
+    inodes: InodeTable<Inode<R::Handle>>,
     files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
     dirs: Mutex<HashMap<u64, OpenDir<R::Handle>>>,
     next_fh: AtomicU64,
@@ -183,8 +224,10 @@ impl<R: Repository> Layout<R> {
                 layout.repo.describe()
             )));
         }
-        if layout.options.view == View::Single {
-            layout.single = Some(layout.pin_single(&state)?);
+        match layout.options.view {
+            View::Single => layout.single = Some(layout.pin_single(&state)?),
+            View::Versions => layout.pin_merged_root(&state),
+            View::Multiple => {}
         }
         *layout.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
         Ok(layout)
@@ -212,14 +255,28 @@ impl<R: Repository> Layout<R> {
         let view = state.find(chosen.name.as_bytes()).ok_or_else(|| {
             OpenError::Generation(format!("generation {} does not hold ROOT", chosen.name))
         })?;
-        self.inodes.pin(
-            ROOT_INO,
-            Slot {
-                generation: view.ino,
-                node: view.root.clone(),
-            },
-        );
+        let slot = Slot {
+            generation: view.ino,
+            node: view.root.clone(),
+        };
+        self.inodes.pin(ROOT_INO, Inode::Node(Arc::new(slot)));
         Ok(chosen)
+    }
+
+    /// The versions view's root: ROOT of every generation, merged.
+    fn pin_merged_root(&self, state: &State<R::Handle>) {
+        let sources = state
+            .generations
+            .iter()
+            .map(|g| Source {
+                generation: g.ino,
+                generation_name: Arc::from(g.generation.name.as_str()),
+                node: g.root.clone(),
+            })
+            .collect();
+        if let Some(root) = MergedDir::new(sources) {
+            self.inodes.pin(ROOT_INO, Inode::Merged(Arc::new(root)));
+        }
     }
 
     /// The finished generation `spec` names, among all of them (with or without ROOT).
@@ -318,10 +375,11 @@ impl<R: Repository> Layout<R> {
                 }
             }
         }
-        self.inodes
-            .get(ino)
-            .map(Target::Node)
-            .ok_or(VfsError::NotFound)
+        Ok(match self.inodes.get(ino).ok_or(VfsError::NotFound)? {
+            Inode::Node(slot) => Target::Node(slot),
+            Inode::Merged(dir) => Target::Merged(dir),
+            Inode::Versions(dir) => Target::Versions(dir),
+        })
     }
 
     fn node_slot(&self, ino: Ino) -> VfsResult<Arc<Slot<R::Handle>>> {
@@ -424,10 +482,10 @@ impl<R: Repository> Layout<R> {
                     name: rest.as_bytes().to_vec(),
                     kind: FileKind::Dir,
                     key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
-                    slot: Some(Slot {
+                    slot: Some(Inode::Node(Arc::new(Slot {
                         generation: g.ino,
                         node: g.root.clone(),
-                    }),
+                    }))),
                     fixed: None,
                 }),
             }
@@ -498,31 +556,79 @@ impl<R: Repository> Layout<R> {
             .map(|(name, node)| Child {
                 key: InoKey::for_node(slot.generation, ino, &name, &node),
                 kind: node.meta.kind,
-                slot: Some(Slot {
+                slot: Some(Inode::Node(Arc::new(Slot {
                     generation: slot.generation,
                     node,
-                }),
+                }))),
                 fixed: None,
                 name,
             })
             .collect())
     }
 
+    /// The entries of a merged directory of the versions view.
+    fn merged_children(&self, ino: Ino, dir: &MergedDir<R::Handle>) -> Vec<Child<R::Handle>> {
+        versions::children(&self.repo, dir)
+            .into_iter()
+            .map(|(name, child)| {
+                let inode = match child {
+                    MergedChild::Dir(dir) => Inode::Merged(Arc::new(dir)),
+                    MergedChild::Versions(dir) => Inode::Versions(Arc::new(dir)),
+                };
+                Child {
+                    key: InoKey::child(ino, &name),
+                    kind: FileKind::Dir,
+                    slot: Some(inode),
+                    fixed: None,
+                    name,
+                }
+            })
+            .collect()
+    }
+
+    /// The versions of one file, as entries of its versions directory.
+    fn version_children(&self, ino: Ino, dir: &VersionsDir<R::Handle>) -> Vec<Child<R::Handle>> {
+        dir.versions
+            .iter()
+            .map(|(name, slot)| Child {
+                key: InoKey::for_node(slot.generation, ino, name, &slot.node),
+                kind: slot.node.meta.kind,
+                slot: Some(Inode::Node(Arc::new(slot.clone()))),
+                fixed: None,
+                name: name.clone(),
+            })
+            .collect()
+    }
+
+    /// Looks `name` up among the children a versions-view directory would list.
+    fn lookup_listed(&self, children: Vec<Child<R::Handle>>, name: &[u8]) -> VfsResult<Entry> {
+        let child = children
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or(VfsError::NotFound)?;
+        self.remember_child(&child)
+    }
+
     /// The entry a child of a listing stands for, counted as a lookup.
     fn remember_child(&self, child: &Child<R::Handle>) -> VfsResult<Entry> {
         match (&child.slot, child.fixed) {
             (_, Some(ino)) => self.getattr(ino),
-            (Some(slot), None) => Ok(self.remember(child.key, slot.clone())),
+            (Some(inode), None) => Ok(self.remember_inode(child.key, inode.clone())),
             (None, None) => Err(VfsError::NotFound),
         }
     }
 
     fn remember(&self, key: InoKey, slot: Slot<R::Handle>) -> Entry {
-        let meta = slot.node.meta.clone();
-        let ino = self.inodes.remember(key, slot);
+        self.remember_inode(key, Inode::Node(Arc::new(slot)))
+    }
+
+    fn remember_inode(&self, key: InoKey, inode: Inode<R::Handle>) -> Entry {
+        let meta = inode.meta().clone();
+        let ttl = inode.ttl();
+        let ino = self.inodes.remember(key, inode);
         Entry {
             attr: Attr { ino, meta },
-            ttl: GENERATION_TTL,
+            ttl,
         }
     }
 
@@ -585,6 +691,9 @@ impl<R: Repository> Layout<R> {
             fresh.clone(),
         );
         tracing::info!(generations = fresh.generations.len(), "repository re-read");
+        if self.options.view == View::Versions {
+            self.pin_merged_root(&fresh);
+        }
         let Some(invalidator) = self.invalidator.get().cloned() else {
             return Ok(());
         };
@@ -713,10 +822,9 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn refresh(&self) -> VfsResult<()> {
-        if self.multiple() {
-            self.reread()
-        } else {
-            Ok(())
+        match self.options.view {
+            View::Multiple | View::Versions => self.reread(),
+            View::Single => Ok(()),
         }
     }
 
@@ -727,6 +835,12 @@ impl<R: Repository> VfsTree for Layout<R> {
         let slot = match self.target(parent)? {
             Target::Root => return self.lookup_generation("", name),
             Target::Group(prefix) => return self.lookup_generation(&prefix, name),
+            Target::Merged(dir) => {
+                return self.lookup_listed(self.merged_children(parent, &dir), name);
+            }
+            Target::Versions(dir) => {
+                return self.lookup_listed(self.version_children(parent, &dir), name);
+            }
             Target::Node(slot) => slot,
             _ => return Err(VfsError::NotDir),
         };
@@ -760,6 +874,8 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Alias(name) => (self.alias_link(&state, &name)?.1, ROOT_TTL),
             Target::Pid => (self.pid_meta(&state), ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
+            Target::Merged(dir) => (dir.meta.clone(), ROOT_TTL),
+            Target::Versions(dir) => (dir.meta.clone(), ROOT_TTL),
         };
         Ok(Entry {
             attr: Attr { ino, meta },
@@ -800,7 +916,9 @@ impl<R: Repository> VfsTree for Layout<R> {
                 FileKind::Dir => return Err(VfsError::IsDir),
                 _ => return Err(VfsError::NotSupported),
             },
-            Target::Root | Target::Group(_) => return Err(VfsError::IsDir),
+            Target::Root | Target::Group(_) | Target::Merged(_) | Target::Versions(_) => {
+                return Err(VfsError::IsDir);
+            }
             Target::Latest | Target::Alias(_) => return Err(VfsError::InvalidArgument),
         };
         let fh = self.next_fh();
@@ -856,13 +974,21 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Root => self.generation_children(&self.state(), ""),
             Target::Group(prefix) => self.generation_children(&self.state(), &prefix),
             Target::Node(slot) => self.node_children(ino, &slot)?,
+            Target::Merged(dir) => self.merged_children(ino, &dir),
+            Target::Versions(dir) => self.version_children(ino, &dir),
             _ => return Err(VfsError::NotDir),
         };
         let fh = self.next_fh();
         lock(&self.dirs).insert(fh, Arc::new(children));
+        // Listings that a refresh can change must be read anew at every opendir.
+        let fixed = match self.options.view {
+            View::Multiple => ino != ROOT_INO,
+            View::Single => true,
+            View::Versions => false,
+        };
         Ok(Opened {
             fh,
-            keep_cache: ino != ROOT_INO || !self.multiple(),
+            keep_cache: fixed,
             direct_io: false,
         })
     }

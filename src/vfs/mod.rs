@@ -8,6 +8,7 @@ mod layout;
 #[cfg(test)]
 mod tests;
 mod usage;
+mod versions;
 
 use std::time::Duration;
 

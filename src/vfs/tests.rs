@@ -537,3 +537,64 @@ fn identical_generations_fold_into_symlinks() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (g1, g2) = (dir.path().join("g1"), dir.path().join("g2"));
+    std::fs::create_dir_all(g1.join("docs"))?;
+    std::fs::create_dir_all(g2.join("docs"))?;
+    std::fs::create_dir_all(g2.join("clash"))?;
+    std::fs::write(g1.join("docs/report.txt"), b"first draft")?;
+    std::fs::write(g2.join("docs/report.txt"), b"second draft")?;
+    std::fs::write(g1.join("clash"), b"a file, later a directory")?;
+    std::fs::write(g1.join("old"), b"gone in g2")?;
+    // rsnapshot keeps an unchanged file as a hardlink: one version, shown under g1.
+    std::fs::write(g1.join("same"), b"unchanged")?;
+    std::fs::hard_link(g1.join("same"), g2.join("same"))?;
+    let options = LayoutOptions {
+        view: View::Versions,
+        ..Default::default()
+    };
+    let tree = layout(dir.path(), options)?;
+    assert_eq!(
+        names_of(&tree, ROOT_INO, true)?,
+        [".", "..", "clash", "clash~versions", "docs", "old", "same"]
+    );
+    let report = walk(&tree, &["docs", "report.txt"])?;
+    assert_eq!(report.attr.meta.kind, crate::meta::FileKind::Dir);
+    assert_eq!(
+        names_of(&tree, report.attr.ino, false)?,
+        [".", "..", "g1.txt", "g2.txt"]
+    );
+    let first = walk(&tree, &["docs", "report.txt", "g1.txt"])?;
+    assert_eq!(read_all(&tree, first.attr.ino)?, b"first draft");
+    let second = walk(&tree, &["docs", "report.txt", "g2.txt"])?;
+    assert_eq!(read_all(&tree, second.attr.ino)?, b"second draft");
+    let same = walk(&tree, &["same"])?.attr.ino;
+    assert_eq!(names_of(&tree, same, false)?, [".", "..", "g1"]);
+    let clash = walk(&tree, &["clash~versions", "g1"])?;
+    assert_eq!(
+        read_all(&tree, clash.attr.ino)?,
+        b"a file, later a directory"
+    );
+    assert_eq!(
+        walk(&tree, &["clash"])?.attr.meta.kind,
+        crate::meta::FileKind::Dir
+    );
+    assert_eq!(
+        tree.open(report.attr.ino, OpenMode::default()),
+        Err(VfsError::IsDir)
+    );
+    assert_eq!(tree.mkdir(report.attr.ino, b"x"), Err(VfsError::ReadOnly));
+
+    std::fs::create_dir_all(dir.path().join("g3/docs"))?;
+    std::fs::write(dir.path().join("g3/docs/report.txt"), b"final")?;
+    tree.refresh()?;
+    let report = walk(&tree, &["docs", "report.txt"])?;
+    assert_eq!(
+        names_of(&tree, report.attr.ino, false)?,
+        [".", "..", "g1.txt", "g2.txt", "g3.txt"]
+    );
+    Ok(())
+}

@@ -454,6 +454,19 @@ impl Repository for ResticRepo {
         Some(hasher.finish())
     }
 
+    fn content_key(&self, node: &Node<Self::Handle>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        match &node.handle.content {
+            handle::Content::File { blobs, .. } => {
+                (0u8, node.meta.size, &**blobs).hash(&mut hasher)
+            }
+            handle::Content::Link(target) => (1u8, &**target).hash(&mut hasher),
+            _ => (2u8, node.meta.kind, node.meta.rdev).hash(&mut hasher),
+        }
+        hasher.finish()
+    }
+
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError> {
         match &link.content {
             handle::Content::Link(target) => Ok(target.to_vec()),
