@@ -80,6 +80,9 @@ struct RepoArgs {
     /// Hold no restic lock while mounted (for read-only media).
     #[arg(long)]
     no_lock: bool,
+    /// Read what is left of damaged files: zeros in place of lost data blobs, each one logged.
+    #[arg(long)]
+    allow_damaged: bool,
 }
 
 #[derive(Args, Debug)]
@@ -218,13 +221,14 @@ const MOUNT_HELPER_VALUES: [&str; 12] = [
     "threads",
     "volname",
 ];
-const MOUNT_HELPER_FLAGS: [&str; 6] = [
+const MOUNT_HELPER_FLAGS: [&str; 7] = [
     "no_lock",
     "no_cache",
     "allow_other",
     "allow_non_empty",
     "hide_dot_files",
     "fold_identical",
+    "allow_damaged",
 ];
 
 /// The command line as the FUSE mount helper gives it (`genmount REPO MOUNTPOINT -o opts`, from
@@ -364,6 +368,7 @@ fn restic_options(location: String, access: &RepoArgs) -> ResticOptions {
         template: access.name_template.clone(),
         lock: !access.no_lock,
         progress: SHOW_PROGRESS.get().copied().unwrap_or(false),
+        allow_damaged: access.allow_damaged,
     }
 }
 

@@ -759,3 +759,39 @@ fn versions_view_shows_every_distinct_version_once() -> TestResult {
     assert!(std::fs::create_dir(mnt.join("variant/new")).is_err());
     Ok(())
 }
+
+#[test]
+fn allow_damaged_serves_zeros_for_lost_blobs_and_logs_them() -> TestResult {
+    let (fixture, pack) = doomed_fixture()?;
+    let mut bytes = std::fs::read(&pack)?;
+    bytes[100] ^= 0x55;
+    std::fs::write(&pack, &bytes)?;
+    let paths = fixture.paths();
+    let mut mount = Mount::start(&fixture.args(&paths, &["--allow-damaged"]), &fixture.mnt());
+    let source = pseudo_random(2 << 20, 2);
+    let served = std::fs::read(fixture.mnt().join("latest/doomed"))?;
+    assert_eq!(served.len(), source.len(), "the whole length is served");
+    let wrong: Vec<u8> = served
+        .iter()
+        .zip(&source)
+        .filter(|(s, o)| s != o)
+        .map(|(s, _)| *s)
+        .collect();
+    assert!(
+        wrong.len() > 4096,
+        "the damaged blob is not served as it was"
+    );
+    assert!(
+        wrong.iter().all(|&b| b == 0),
+        "a lost blob is zeros, never other bytes"
+    );
+    assert_eq!(
+        std::fs::read(fixture.mnt().join("latest/healthy"))?,
+        pseudo_random(2 << 20, 1)
+    );
+    let log = mount.stop_for_log();
+    let lost: Vec<&str> = log.lines().filter(|l| l.contains("blob lost")).collect();
+    assert_eq!(lost.len(), 1, "one warning for one lost blob: {log}");
+    assert!(lost[0].contains("doomed"), "{log}");
+    Ok(())
+}

@@ -76,6 +76,16 @@ impl Mount {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// Unmounts with SIGTERM and returns what the daemon logged.
+    pub fn stop_for_log(&mut self) -> String {
+        let mut child = self.child.take().expect("the daemon is still owned");
+        // SAFETY: kill with a valid pid and signal number has no memory effects.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let log = read_stderr(&mut child);
+        let _ = child.wait();
+        log
+    }
+
     /// Sends `signal` and waits for the daemon to exit; returns its status.
     pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
         let mut child = self.child.take().expect("the daemon is still owned");

@@ -8,6 +8,7 @@ pub mod naming;
 mod node;
 pub mod open;
 mod prefetch;
+mod salvage;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -18,8 +19,8 @@ use rustic_backend::BackendOptions;
 use rustic_core::repofile::{IndexId, Node as ResticNode, SnapshotFile};
 use rustic_core::vfs::OpenFile;
 use rustic_core::{
-    Credentials, IndexedFullStatus, Repository as Rustic, RepositoryBackends, RepositoryOptions,
-    TreeId,
+    Credentials, DataId, IndexedFullStatus, Repository as Rustic, RepositoryBackends,
+    RepositoryOptions, TreeId,
 };
 
 use self::handle::ResticHandle;
@@ -87,6 +88,8 @@ pub struct ResticOptions {
     pub lock: bool,
     /// Show the loading of index and snapshots on the terminal.
     pub progress: bool,
+    /// Serve zeros for lost data blobs instead of failing the read.
+    pub allow_damaged: bool,
 }
 
 type Indexed = Rustic<IndexedFullStatus>;
@@ -126,6 +129,8 @@ impl TreeListing {
 /// An opened file of a snapshot.
 pub struct ResticReader {
     file: Arc<OpenFile>,
+    /// For `--allow-damaged`, which reads blob by blob.
+    blobs: Arc<[DataId]>,
     size: u64,
     name: Arc<str>,
     stream: std::sync::Mutex<prefetch::Stream>,
@@ -151,6 +156,8 @@ pub struct ResticRepo {
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
     lock: std::sync::Mutex<Option<ResticLock>>,
+    /// With `--allow-damaged`: reads around lost blobs.
+    salvager: Option<salvage::Salvager>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -230,6 +237,7 @@ impl ResticRepo {
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
+            salvager: opts.allow_damaged.then(salvage::Salvager::default),
         };
         let snapshots = read(&repo.loaded)
             .repo
@@ -480,12 +488,17 @@ impl Repository for ResticRepo {
 
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError> {
         let (node, name) = file.handle.file_node().ok_or(RepoError::NotFound)?;
+        let blobs = match &file.handle.content {
+            handle::Content::File { blobs, .. } => blobs.clone(),
+            _ => Arc::from(Vec::new()),
+        };
         let opened = read(&self.loaded)
             .repo
             .open_file(&node)
             .map_err(|e| self.damaged(&format!("file {name}"), &e))?;
         Ok(ResticReader {
             file: Arc::new(opened),
+            blobs,
             size: file.meta.size,
             name,
             stream: std::sync::Mutex::new(prefetch::Stream::default()),
@@ -511,12 +524,16 @@ impl Repository for ResticRepo {
         if !ahead.is_empty() {
             self.prefetcher.fetch(&loaded, &file.file, ahead);
         }
-        let offset = usize::try_from(offset).map_err(|_| RepoError::NotFound)?;
-        let bytes = loaded
-            .repo
-            .read_file_at(&file.file, offset, length as usize)
-            .map_err(|e| self.damaged(&format!("file {}", file.name), &e))?;
-        Ok(bytes.to_vec())
+        let at = usize::try_from(offset).map_err(|_| RepoError::NotFound)?;
+        match loaded.repo.read_file_at(&file.file, at, length as usize) {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(err) => match &self.salvager {
+                Some(salvager) => {
+                    salvager.read(&loaded.repo, &file.blobs, &file.name, offset, length)
+                }
+                None => Err(self.damaged(&format!("file {}", file.name), &err)),
+            },
+        }
     }
 }
 
