@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rustic_core::repofile::{Metadata, Node as ResticNode, NodeType};
+use rustic_core::repofile::{Node as ResticNode, NodeType};
 use rustic_core::{DataId, TreeId};
 
 use super::node;
@@ -68,23 +68,6 @@ impl ResticHandle {
     pub fn subtree(&self) -> Option<TreeId> {
         match self.content {
             Content::Dir(tree) => Some(tree),
-            _ => None,
-        }
-    }
-
-    /// A file node as rustic_core's `open_file` wants it: only the blob list matters to it.
-    pub fn file_node(&self) -> Option<(ResticNode, Arc<str>)> {
-        match &self.content {
-            Content::File { blobs, name } => {
-                let node = ResticNode::new(
-                    String::new(),
-                    NodeType::File,
-                    Metadata::default(),
-                    Some(blobs.to_vec()),
-                    None,
-                );
-                Some((node, name.clone()))
-            }
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! The restic backend: every snapshot of a restic repository is a generation, read through
 //! rustic_core. Trees are cached by id (they never change); the index is re-read when it grows.
 
+mod blobs;
 pub mod crypto;
 mod handle;
 mod lock;
@@ -17,12 +18,12 @@ use std::sync::{Arc, RwLock};
 use quick_cache::sync::Cache;
 use rustic_backend::BackendOptions;
 use rustic_core::repofile::{IndexId, Node as ResticNode, SnapshotFile};
-use rustic_core::vfs::OpenFile;
 use rustic_core::{
-    Credentials, DataId, IndexedFullStatus, Repository as Rustic, RepositoryBackends,
-    RepositoryOptions, TreeId,
+    Credentials, IndexedFullStatus, Repository as Rustic, RepositoryBackends, RepositoryOptions,
+    TreeId,
 };
 
+use self::blobs::{BlobRef, BlobStore, FileBlobs};
 use self::handle::ResticHandle;
 use self::lock::ResticLock;
 use self::naming::SnapshotInfo;
@@ -128,9 +129,7 @@ impl TreeListing {
 
 /// An opened file of a snapshot.
 pub struct ResticReader {
-    file: Arc<OpenFile>,
-    /// For `--allow-damaged`, which reads blob by blob.
-    blobs: Arc<[DataId]>,
+    blobs: Arc<FileBlobs>,
     size: u64,
     name: Arc<str>,
     stream: std::sync::Mutex<prefetch::Stream>,
@@ -152,6 +151,7 @@ pub struct ResticRepo {
     loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
     trees: Cache<TreeId, Arc<TreeListing>, ByEntries>,
+    store: Arc<BlobStore>,
     prefetcher: prefetch::Prefetcher,
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
@@ -208,6 +208,11 @@ impl ResticRepo {
             progress,
         )?;
         let key = loaded.repo.key();
+        let cipher = crypto::cipher(&key).ok_or_else(|| {
+            OpenError::Repository(format!(
+                "repository {shown}: the master key has the wrong size"
+            ))
+        })?;
         let lock = match opts.location.strip_prefix("local:") {
             Some(path) if opts.lock => Some(ResticLock::acquire(std::path::Path::new(path), &key)?),
             _ => {
@@ -219,6 +224,7 @@ impl ResticRepo {
                 None
             }
         };
+        let store = Arc::new(BlobStore::new(backends.repository(), cipher));
         let repo = ResticRepo {
             location: opts.location.clone(),
             shown,
@@ -234,6 +240,7 @@ impl ResticRepo {
                 trees: HashMap::new(),
             })),
             trees: Cache::with_weighter(TREE_CACHE_ENTRIES, TREE_CACHE_WEIGHT, ByEntries),
+            store,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
@@ -487,20 +494,16 @@ impl Repository for ResticRepo {
     }
 
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError> {
-        let (node, name) = file.handle.file_node().ok_or(RepoError::NotFound)?;
-        let blobs = match &file.handle.content {
-            handle::Content::File { blobs, .. } => blobs.clone(),
-            _ => Arc::from(Vec::new()),
+        let handle::Content::File { blobs, name } = &file.handle.content else {
+            return Err(RepoError::NotFound);
         };
-        let opened = read(&self.loaded)
-            .repo
-            .open_file(&node)
-            .map_err(|e| self.damaged(&format!("file {name}"), &e))?;
+        let located = FileBlobs::locate(&read(&self.loaded).repo, blobs).map_err(|id| {
+            RepoError::Damaged(format!("file {name}: blob {id} is not in the index"))
+        })?;
         Ok(ResticReader {
-            file: Arc::new(opened),
-            blobs,
+            blobs: Arc::new(located),
             size: file.meta.size,
-            name,
+            name: name.clone(),
             stream: std::sync::Mutex::new(prefetch::Stream::default()),
         })
     }
@@ -515,25 +518,22 @@ impl Repository for ResticRepo {
             return Ok(Vec::new());
         }
         let length = u64::from(size).min(file.size - offset);
-        let loaded = read(&self.loaded);
         let ahead = file
             .stream
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .on_read(offset, length, file.size);
         if !ahead.is_empty() {
-            self.prefetcher.fetch(&loaded, &file.file, ahead);
+            self.prefetcher.fetch(&self.store, &file.blobs, ahead);
         }
-        let at = usize::try_from(offset).map_err(|_| RepoError::NotFound)?;
-        match loaded.repo.read_file_at(&file.file, at, length as usize) {
-            Ok(bytes) => Ok(bytes.to_vec()),
-            Err(err) => match &self.salvager {
-                Some(salvager) => {
-                    salvager.read(&loaded.repo, &file.blobs, &file.name, offset, length)
-                }
-                None => Err(self.damaged(&format!("file {}", file.name), &err)),
-            },
-        }
+        let lost = |blob: &BlobRef, err: RepoError| match &self.salvager {
+            Some(salvager) => Ok(salvager.zeros(blob, &file.name, &err)),
+            None => Err(match err {
+                RepoError::Damaged(msg) => RepoError::Damaged(format!("file {}: {msg}", file.name)),
+                other => other,
+            }),
+        };
+        file.blobs.read(&self.store, offset, length, &lost)
     }
 }
 

@@ -1,16 +1,14 @@
 //! Read-ahead for restic files read sequentially: while the kernel asks for one range after another,
-//! the blobs ahead are fetched and decrypted by a small pool of workers into rustic's blob cache, so
+//! the blobs ahead are fetched and decrypted by a small pool of workers into the blob cache, so
 //! both cores decrypt and the foreground read finds its blobs ready. The window doubles while reads
 //! stay sequential (as mountpoint-s3's prefetcher does) and resets on a seek.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
-use rustic_core::vfs::OpenFile;
+use super::blobs::{BlobStore, FileBlobs};
 
-use super::Loaded;
-
-/// The first window after two sequential reads, and the largest: well inside rustic's 32 MB blob
+/// The first window after two sequential reads, and the largest: well inside the 32 MiB blob
 /// cache, so prefetched blobs are still there when they are read.
 const FIRST_WINDOW: u64 = 1 << 20;
 const MAX_WINDOW: u64 = 16 << 20;
@@ -50,8 +48,8 @@ impl Stream {
 }
 
 struct Job {
-    loaded: Arc<Loaded>,
-    file: Arc<OpenFile>,
+    store: Arc<BlobStore>,
+    file: Arc<FileBlobs>,
     offset: u64,
     len: u64,
 }
@@ -75,11 +73,11 @@ impl Prefetcher {
     }
 
     /// Fetches `ranges` of `file` in the background. Errors are left to the read that needs the data.
-    pub fn fetch(&self, loaded: &Arc<Loaded>, file: &Arc<OpenFile>, ranges: Vec<(u64, u64)>) {
+    pub fn fetch(&self, store: &Arc<BlobStore>, file: &Arc<FileBlobs>, ranges: Vec<(u64, u64)>) {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         for (offset, len) in ranges {
             let job = Job {
-                loaded: loaded.clone(),
+                store: store.clone(),
                 file: file.clone(),
                 offset,
                 len,
@@ -97,10 +95,9 @@ fn work(queue: &Mutex<Receiver<Job>>) {
             Ok(job) => job,
             Err(_) => return,
         };
-        let (Ok(offset), Ok(len)) = (usize::try_from(job.offset), usize::try_from(job.len)) else {
-            continue;
-        };
-        let _ = job.loaded.repo.read_file_at(&job.file, offset, len);
+        for (_, blob) in job.file.covering(job.offset, job.len) {
+            let _ = job.store.blob(blob);
+        }
     }
 }
 
