@@ -10,8 +10,8 @@ use super::inodes::{InoKey, InodeTable, Slot};
 use super::usage::{Memo, Usage, measure};
 use super::versions::{self, MergedChild, MergedDir, Source, VersionsDir};
 use super::{
-    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, OpenMode, Opened, ROOT_INO, StatFs,
-    VfsTree, XattrReply,
+    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, NO_HANDLE, OpenMode, Opened, ROOT_INO,
+    StatFs, VfsTree, XattrReply,
 };
 use crate::error::{OpenError, RepoError, VfsError, VfsResult};
 use crate::meta::{FileKind, Meta, Node, Timestamp};
@@ -32,6 +32,8 @@ const ROOT_TTL: Duration = Duration::from_secs(1);
 const BLOCK_SIZE: u32 = 4096;
 /// How long closing `.pid` waits for the kernel to take the invalidations.
 const INVALIDATION_WAIT: Duration = Duration::from_secs(2);
+/// Files read without an open handle whose readers are kept, by inode.
+const READERS_KEPT: usize = 1024;
 /// Damaged objects are each logged once; beyond this many the log would only repeat itself.
 const MAX_DAMAGED_LOGGED: usize = 10_000;
 
@@ -165,6 +167,8 @@ pub struct Layout<R: Repository> {
     state: RwLock<Arc<State<R::Handle>>>,
     inodes: InodeTable<Inode<R::Handle>>,
     files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
+    /// Readers of files read by inode (`NO_HANDLE`), dropped when the kernel forgets the inode.
+    readers: quick_cache::sync::Cache<Ino, Arc<OpenFile<R::Reader>>>,
     dirs: Mutex<HashMap<u64, OpenDir<R::Handle>>>,
     next_fh: AtomicU64,
     invalidator: OnceLock<Arc<dyn Invalidator>>,
@@ -201,6 +205,7 @@ impl<R: Repository> Layout<R> {
             })),
             inodes: InodeTable::default(),
             files: Mutex::new(HashMap::new()),
+            readers: quick_cache::sync::Cache::new(READERS_KEPT),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             invalidator: OnceLock::new(),
@@ -677,6 +682,34 @@ impl<R: Repository> Layout<R> {
         })
     }
 
+    /// What reading `ino` goes through, and whether its content may stay in the page cache.
+    fn open_file(&self, ino: Ino) -> VfsResult<(OpenFile<R::Reader>, bool)> {
+        Ok(match self.target(ino)? {
+            Target::Pid => (OpenFile::Pid, false),
+            Target::Node(slot) => match slot.node.meta.kind {
+                FileKind::File => {
+                    let reader = self
+                        .repo
+                        .open(&slot.node)
+                        .map_err(|e| self.fail(e, "open"))?;
+                    (OpenFile::Data(reader), true)
+                }
+                FileKind::Dir => return Err(VfsError::IsDir),
+                _ => return Err(VfsError::NotSupported),
+            },
+            Target::Root | Target::Group(_) | Target::Merged(_) | Target::Versions(_) => {
+                return Err(VfsError::IsDir);
+            }
+            Target::Latest | Target::Alias(_) => return Err(VfsError::InvalidArgument),
+        })
+    }
+
+    /// The reader of a file read without an open handle, made at its first read.
+    fn file_by_inode(&self, ino: Ino) -> VfsResult<Arc<OpenFile<R::Reader>>> {
+        self.readers
+            .get_or_insert_with(&ino, || self.open_file(ino).map(|(file, _)| Arc::new(file)))
+    }
+
     fn next_fh(&self) -> u64 {
         self.next_fh.fetch_add(1, Ordering::Relaxed)
     }
@@ -863,6 +896,10 @@ impl<R: Repository> VfsTree for Layout<R> {
 
     fn forget(&self, ino: Ino, nlookup: u64) {
         self.inodes.forget(ino, nlookup);
+        // The number may later stand for another node: its reader must not outlive it.
+        if self.inodes.get(ino).is_none() {
+            self.readers.remove(&ino);
+        }
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Entry> {
@@ -903,24 +940,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         if mode.wants_write() {
             return Err(VfsError::ReadOnly);
         }
-        let (file, keep_cache) = match self.target(ino)? {
-            Target::Pid => (OpenFile::Pid, false),
-            Target::Node(slot) => match slot.node.meta.kind {
-                FileKind::File => {
-                    let reader = self
-                        .repo
-                        .open(&slot.node)
-                        .map_err(|e| self.fail(e, "open"))?;
-                    (OpenFile::Data(reader), true)
-                }
-                FileKind::Dir => return Err(VfsError::IsDir),
-                _ => return Err(VfsError::NotSupported),
-            },
-            Target::Root | Target::Group(_) | Target::Merged(_) | Target::Versions(_) => {
-                return Err(VfsError::IsDir);
-            }
-            Target::Latest | Target::Alias(_) => return Err(VfsError::InvalidArgument),
-        };
+        let (file, keep_cache) = self.open_file(ino)?;
         let fh = self.next_fh();
         lock(&self.files).insert(fh, Arc::new(file));
         Ok(Opened {
@@ -930,11 +950,15 @@ impl<R: Repository> VfsTree for Layout<R> {
         })
     }
 
-    fn read(&self, _ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
-        let file = lock(&self.files)
-            .get(&fh)
-            .cloned()
-            .ok_or(VfsError::BadHandle)?;
+    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
+        let file = if fh == NO_HANDLE {
+            self.file_by_inode(ino)?
+        } else {
+            lock(&self.files)
+                .get(&fh)
+                .cloned()
+                .ok_or(VfsError::BadHandle)?
+        };
         match &*file {
             OpenFile::Pid => {
                 let text = self.pid_text();
@@ -952,10 +976,14 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()> {
-        let is_pid = matches!(
-            lock(&self.files).get(&fh).map(|f| &**f),
-            Some(OpenFile::Pid)
-        );
+        let is_pid = if fh == NO_HANDLE {
+            matches!(self.target(ino), Ok(Target::Pid))
+        } else {
+            matches!(
+                lock(&self.files).get(&fh).map(|f| &**f),
+                Some(OpenFile::Pid)
+            )
+        };
         if ino == PID_INO && is_pid {
             return self.refresh();
         }
@@ -963,6 +991,9 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn release(&self, _ino: Ino, fh: u64) -> VfsResult<()> {
+        if fh == NO_HANDLE {
+            return Ok(());
+        }
         lock(&self.files)
             .remove(&fh)
             .map(|_| ())

@@ -22,6 +22,10 @@ use crate::meta::{FileKind, Meta};
 pub type Ino = u64;
 pub const ROOT_INO: Ino = 1;
 
+/// The handle of a file the adapter read without opening it (FUSE's zero-message open): the tree
+/// finds the file by its inode. Real handles start at 1.
+pub const NO_HANDLE: u64 = 0;
+
 /// The I/O size genmount suggests to programs (`st_blksize`): large reads are much cheaper.
 pub const PREFERRED_IO_SIZE: u32 = 128 * 1024;
 
@@ -131,6 +135,7 @@ pub trait VfsTree: Send + Sync + 'static {
     fn getattr(&self, ino: Ino) -> VfsResult<Entry>;
     fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>>;
     fn open(&self, ino: Ino, mode: OpenMode) -> VfsResult<Opened>;
+    /// Reads through an open handle, or by inode when `fh` is `NO_HANDLE`.
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>>;
     /// Called at every close(2) of a descriptor; synchronous with it.
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()>;
