@@ -48,9 +48,15 @@ pub fn os_mount_options(os: &str, volname: &str) -> Vec<String> {
 /// Measures what the tree shows, then (with an interval) re-reads its repository every `interval`
 /// and measures the new generations, for the rest of the process's life.
 pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
+    let measured = tree.clone();
+    // The first measurement walks every generation; it gives way to reads. Refreshes, which hold
+    // the layout's refresh lock, keep their normal priority.
     std::thread::spawn(move || {
-        tree.measure();
-        let Some(interval) = interval else { return };
+        crate::platform::yield_to_readers();
+        measured.measure();
+    });
+    let Some(interval) = interval else { return };
+    std::thread::spawn(move || {
         loop {
             std::thread::sleep(interval);
             if let Err(err) = tree.refresh() {
