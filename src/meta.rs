@@ -116,6 +116,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The largest file size a kernel accepts (`off_t`): a backup that records more is damaged, and the
+/// size is clamped so that the entry still lists and its content still reads.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
 /// What a node looked like when it was backed up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {

@@ -162,6 +162,10 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let _span = tracing::debug_span!("readlink", ino = ino.0).entered();
         match self.tree.readlink(ino.0) {
+            // The kernel refuses a reply of PATH_MAX bytes or more, which would show as EIO.
+            Ok(target) if target.len() >= libc::PATH_MAX as usize => {
+                reply.error(Errno::ENAMETOOLONG)
+            }
             Ok(target) => reply.data(&target),
             Err(err) => reply.error(errno_of(err)),
         }

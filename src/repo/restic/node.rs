@@ -67,7 +67,7 @@ pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
     let time = |t: &Option<jiff::Timestamp>| t.as_ref().map_or(fallback, timestamp);
     let size = match link_target(&node.node_type) {
         Some(target) => target.len() as u64,
-        None if kind == FileKind::File => m.size,
+        None if kind == FileKind::File => m.size.min(crate::meta::MAX_FILE_SIZE),
         None => 0,
     };
     let links = u32::try_from(m.links).unwrap_or(u32::MAX);
@@ -142,6 +142,15 @@ mod tests {
         let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
         let meta = meta_of(&dir, Timestamp::EPOCH);
         assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0, None));
+    }
+
+    #[test]
+    fn sizes_beyond_off_t_are_clamped() {
+        let mut node = Node::new("f".into(), NodeType::File, Metadata::default(), None, None);
+        node.meta.size = u64::MAX;
+        let meta = meta_of(&node, Timestamp::EPOCH);
+        assert_eq!(meta.size, i64::MAX as u64);
+        assert_eq!(meta.blocks, (i64::MAX as u64).div_ceil(512));
     }
 
     #[test]
