@@ -83,6 +83,37 @@ struct RepoArgs {
     /// Read what is left of damaged files: zeros in place of lost data blobs, each one logged.
     #[arg(long)]
     allow_damaged: bool,
+    /// Memory for decrypted file data kept for reads to come: bytes, or with K, M or G (1024-based).
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_cache_size)]
+    cache_size: u64,
+}
+
+/// The smallest blob cache: restic's largest blob (8 MiB) must fit, or every read of it decrypts it anew.
+const MIN_CACHE: u64 = 8 << 20;
+
+fn parse_cache_size(text: &str) -> Result<u64, String> {
+    let size = parse_size(text)?;
+    if size < MIN_CACHE {
+        return Err(format!("'{text}' is too small: at least 8M"));
+    }
+    Ok(size)
+}
+
+/// A size in bytes: a number, optionally followed by K, M or G (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 10),
+        Some((at, 'm' | 'M')) => (&text[..at], 20),
+        Some((at, 'g' | 'G')) => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 512M, 2G)"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 #[derive(Args, Debug)]
@@ -207,7 +238,7 @@ const MOUNT_HELPER_IGNORED: [&str; 19] = [
     "auto", "noauto", "user", "users", "nouser", "nofail", "_netdev", "defaults",
 ];
 /// genmount's options that an fstab line may carry as `-o key=value`.
-const MOUNT_HELPER_VALUES: [&str; 12] = [
+const MOUNT_HELPER_VALUES: [&str; 13] = [
     "password_file",
     "password_command",
     "cache_dir",
@@ -218,6 +249,7 @@ const MOUNT_HELPER_VALUES: [&str; 12] = [
     "tag",
     "path",
     "refresh_interval",
+    "cache_size",
     "threads",
     "volname",
 ];
@@ -369,6 +401,7 @@ fn restic_options(location: String, access: &RepoArgs) -> ResticOptions {
         lock: !access.no_lock,
         progress: SHOW_PROGRESS.get().copied().unwrap_or(false),
         allow_damaged: access.allow_damaged,
+        cache_size: access.cache_size,
     }
 }
 
@@ -583,6 +616,18 @@ fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_sizes_take_suffixes_and_a_floor() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999G").is_err());
+        assert!(parse_size("").is_err());
+        assert_eq!(parse_cache_size("8M"), Ok(8 << 20));
+        assert!(parse_cache_size("1M").is_err());
+    }
 
     #[test]
     fn root_is_split_and_dotdot_refused() {

@@ -704,10 +704,9 @@ fn versions_view_shows_every_distinct_version_once() -> TestResult {
         generation_names(&fixture.mnt())
     };
     assert_eq!(generations.len(), 3, "{generations:?}");
-    let _mount = Mount::start(
-        &fixture.args(&paths, &["--view", "versions"]),
-        &fixture.mnt(),
-    );
+    // The smallest blob cache: every version still reads exactly.
+    let versions = ["--view", "versions", "--cache-size", "8M"];
+    let _mount = Mount::start(&fixture.args(&paths, &versions), &fixture.mnt());
     let mnt = fixture.mnt();
     let every_path: std::collections::BTreeSet<&PathBuf> =
         fixture.captured.iter().flat_map(|c| c.keys()).collect();

@@ -16,8 +16,6 @@ use rustic_core::{DataId, FileType, WriteBackend};
 use super::Indexed;
 use crate::error::RepoError;
 
-/// Decrypted blobs kept for reads to come: as much as rustic's own blob cache held.
-const CACHE_BYTES: u64 = 32 << 20;
 /// Blobs up to this size are read together with what follows them in their pack: the small files of
 /// one directory lie side by side, so one read serves the next ones too.
 const SMALL_BLOB: u32 = 64 << 10;
@@ -163,18 +161,23 @@ thread_local! {
 }
 
 impl BlobStore {
-    pub fn new(backend: Arc<dyn WriteBackend>, cipher: Aes256CtrPoly1305Aes) -> BlobStore {
+    /// A store that keeps up to `cache_bytes` of decrypted blobs (`--cache-size`).
+    pub fn new(
+        backend: Arc<dyn WriteBackend>,
+        cipher: Aes256CtrPoly1305Aes,
+        cache_bytes: u64,
+    ) -> BlobStore {
         // One shard: with several, a shard could hold only a few large blobs and refuse 8 MiB ones.
         let options = quick_cache::OptionsBuilder::new()
             .shards(1)
             .estimated_items_capacity(1024)
-            .weight_capacity(CACHE_BYTES)
+            .weight_capacity(cache_bytes)
             .build();
         let cache = match options {
             Ok(options) => {
                 Cache::with_options(options, ByLength, Default::default(), Default::default())
             }
-            Err(_) => Cache::with_weighter(1024, CACHE_BYTES, ByLength),
+            Err(_) => Cache::with_weighter(1024, cache_bytes, ByLength),
         };
         BlobStore {
             backend,

@@ -91,6 +91,8 @@ pub struct ResticOptions {
     pub progress: bool,
     /// Serve zeros for lost data blobs instead of failing the read.
     pub allow_damaged: bool,
+    /// Bytes of decrypted file data kept in memory.
+    pub cache_size: u64,
 }
 
 type Indexed = Rustic<IndexedFullStatus>;
@@ -152,6 +154,7 @@ pub struct ResticRepo {
     catalogue: RwLock<Arc<Catalogue>>,
     trees: Cache<TreeId, Arc<TreeListing>, ByEntries>,
     store: Arc<BlobStore>,
+    cache_size: u64,
     prefetcher: prefetch::Prefetcher,
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
@@ -224,7 +227,11 @@ impl ResticRepo {
                 None
             }
         };
-        let store = Arc::new(BlobStore::new(backends.repository(), cipher));
+        let store = Arc::new(BlobStore::new(
+            backends.repository(),
+            cipher,
+            opts.cache_size,
+        ));
         let repo = ResticRepo {
             location: opts.location.clone(),
             shown,
@@ -241,6 +248,7 @@ impl ResticRepo {
             })),
             trees: Cache::with_weighter(TREE_CACHE_ENTRIES, TREE_CACHE_WEIGHT, ByEntries),
             store,
+            cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
             lock: std::sync::Mutex::new(lock),
@@ -504,7 +512,7 @@ impl Repository for ResticRepo {
             blobs: Arc::new(located),
             size: file.meta.size,
             name: name.clone(),
-            stream: std::sync::Mutex::new(prefetch::Stream::default()),
+            stream: std::sync::Mutex::new(prefetch::Stream::new(self.cache_size)),
         })
     }
 

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use super::blobs::{BlobStore, FileBlobs};
 
-/// The first window after two sequential reads, and the largest: well inside the 32 MiB blob
-/// cache, so prefetched blobs are still there when they are read.
+/// The first window after two sequential reads, and the largest: at most half the blob cache
+/// (`Stream::new`), so prefetched blobs are still there when they are read.
 const FIRST_WINDOW: u64 = 1 << 20;
 const MAX_WINDOW: u64 = 16 << 20;
 /// The size of one prefetch job: about one blob of restic's chunker.
@@ -21,14 +21,23 @@ pub struct Stream {
     next: u64,
     window: u64,
     ahead: u64,
+    largest: u64,
 }
 
 impl Stream {
+    /// A stream whose window stays within half of a blob cache of `cache_bytes`.
+    pub fn new(cache_bytes: u64) -> Stream {
+        Stream {
+            largest: (cache_bytes / 2).clamp(FIRST_WINDOW, MAX_WINDOW),
+            ..Stream::default()
+        }
+    }
+
     /// Records a read of `size` bytes at `offset` and returns the ranges to fetch ahead of it.
     pub fn on_read(&mut self, offset: u64, size: u64, file_size: u64) -> Vec<(u64, u64)> {
         let end = offset.saturating_add(size);
         if offset == self.next && offset > 0 {
-            self.window = (self.window * 2).clamp(FIRST_WINDOW, MAX_WINDOW);
+            self.window = (self.window * 2).clamp(FIRST_WINDOW, self.largest.max(FIRST_WINDOW));
         } else {
             self.window = 0;
             self.ahead = end;
@@ -107,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_window_grows_while_reads_are_sequential() {
-        let mut stream = Stream::default();
+        let mut stream = Stream::new(64 << 20);
         let size = 128 << 10;
         assert!(
             stream.on_read(0, size, 1 << 30).is_empty(),
@@ -131,7 +140,7 @@ mod tests {
 
     #[test]
     fn a_seek_stops_prefetching_and_the_end_of_file_bounds_it() {
-        let mut stream = Stream::default();
+        let mut stream = Stream::new(64 << 20);
         stream.on_read(0, 4096, 1 << 30);
         assert!(!stream.on_read(4096, 4096, 1 << 30).is_empty());
         assert!(stream.on_read(1 << 20, 4096, 1 << 30).is_empty(), "a seek");
