@@ -1,7 +1,7 @@
 //! Directory names for snapshots, from a template such as `{time}` or `{host}/{time}` (a `/` groups):
 //! values are made safe on every OS (no `/ \ : * ? " < > |`, no control characters), repeats get the short id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The default template: the snapshot's time, safe on Windows (no `:`).
 pub const DEFAULT_TEMPLATE: &str = "{time}";
@@ -117,23 +117,43 @@ fn safe_value_keep_empty(text: &str) -> String {
         .join("/")
 }
 
-/// Names for all snapshots, in their order: the rendered template, with `_<short id>` appended to
-/// every name that more than one snapshot would get.
+/// Names for all snapshots, in their order, all different: the rendered template, and for a name
+/// that several snapshots would get, `_<short id>` appended (the long id, then `~N`, where even that
+/// is taken, by another snapshot's plain name or by ids that share their first 8 digits).
 pub fn assign_names(template: &str, infos: &[SnapshotInfo]) -> Vec<String> {
     let rendered: Vec<String> = infos.iter().map(|info| render(template, info)).collect();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for name in &rendered {
         *counts.entry(name.as_str()).or_default() += 1;
     }
+    // Names that only one snapshot renders keep them: a suffixed name must not take one.
+    let mut taken: HashSet<String> = counts
+        .iter()
+        .filter(|(_, count)| **count == 1)
+        .map(|(name, _)| name.to_string())
+        .collect();
     rendered
         .iter()
         .zip(infos)
         .map(|(name, info)| {
-            if counts.get(name.as_str()).copied().unwrap_or(0) > 1 {
-                format!("{name}_{}", info.short_id)
-            } else {
-                name.clone()
+            if counts.get(name.as_str()).copied().unwrap_or(0) == 1 {
+                return name.clone();
             }
+            let candidates = [
+                format!("{name}_{}", info.short_id),
+                format!("{name}_{}", info.long_id),
+            ];
+            let chosen = candidates
+                .into_iter()
+                .find(|c| !taken.contains(c))
+                .unwrap_or_else(|| {
+                    (2u64..)
+                        .map(|n| format!("{name}_{}~{n}", info.long_id))
+                        .find(|c| !taken.contains(c))
+                        .unwrap_or_default()
+                });
+            taken.insert(chosen.clone());
+            chosen
         })
         .collect()
 }
@@ -188,6 +208,33 @@ mod tests {
         assert_eq!(
             assign_names("{time}", &infos),
             ["same_aaaa1111", "same_bbbb2222", "other"]
+        );
+    }
+
+    #[test]
+    fn names_stay_unique_when_suffixes_meet_other_names() {
+        let with_long = |host: &str, id: &str, long: &str| SnapshotInfo {
+            long_id: long.into(),
+            ..info("t", id, host)
+        };
+        // Found by fuzzing: a suffixed name equal to another snapshot's plain name.
+        let infos = [
+            with_long("a", "00000000", "00000000aa"),
+            with_long("a", "00022000", "00022000bb"),
+            with_long("a_00022000", "00400999", "00400999cc"),
+        ];
+        assert_eq!(
+            assign_names("{host}", &infos),
+            ["a_00000000", "a_00022000bb", "a_00022000"]
+        );
+        // Short ids that share their first 8 digits.
+        let twins = [
+            with_long("h", "abcd0123", "abcd0123x"),
+            with_long("h", "abcd0123", "abcd0123y"),
+        ];
+        assert_eq!(
+            assign_names("{host}", &twins),
+            ["h_abcd0123", "h_abcd0123y"]
         );
     }
 
