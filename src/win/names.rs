@@ -6,18 +6,22 @@
 //! | --- | --- |
 //! | ASCII `c` in `<>:"\|?*`, 0x01–0x1F | U+F000 + `c` |
 //! | a trailing `.` or ` ` | U+F000 + `.` (U+F02E) or U+F000 + ` ` (U+F020) |
-//! | the last character of a reserved device name's stem | U+F000 + that character |
+//! | the last ASCII character of a reserved device name's stem | U+F000 + that character |
 //! | a byte `b` that is not part of valid UTF-8 | U+F100 + `b` |
 //!
 //! A name that already holds characters of U+F000–U+F1FF is shown as it is, so it is not reversible;
 //! backups practically never contain them.
 
-const FORBIDDEN: &str = "<>:\"\\|?*";
+/// The characters no Windows name may hold, besides control characters.
+pub const FORBIDDEN: &str = "<>:\"\\|?*";
 const ESCAPE: u32 = 0xF000;
 const BYTE_ESCAPE: u32 = 0xF100;
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+/// Device names Windows reserves, whatever their case and extension (Microsoft's naming rules list
+/// COM0, LPT0 and the superscript digits too; CONIN$ and CONOUT$ open the console).
+pub const RESERVED: [&str; 32] = [
+    "CON", "PRN", "AUX", "NUL", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7",
+    "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6",
+    "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³", "CONIN$", "CONOUT$",
 ];
 
 fn escaped(c: char) -> char {
@@ -48,8 +52,11 @@ pub fn to_windows(raw: &[u8]) -> String {
     }
     let stem_len = chars.iter().position(|&c| c == '.').unwrap_or(chars.len());
     let stem: String = chars[..stem_len].iter().collect();
-    if stem_len > 0 && is_reserved_stem(&stem) {
-        chars[stem_len - 1] = escaped(chars[stem_len - 1]);
+    // The last ASCII character is escaped: `from_windows` reverses ASCII escapes only (`COM¹`).
+    if is_reserved_stem(&stem)
+        && let Some(at) = chars[..stem_len].iter().rposition(char::is_ascii)
+    {
+        chars[at] = escaped(chars[at]);
     }
     chars.into_iter().collect()
 }
@@ -106,11 +113,18 @@ mod tests {
         assert_eq!(to_windows(b"aux.txt"), "au\u{F078}.txt");
         assert_eq!(to_windows(b"com1.tar.gz"), "com\u{F031}.tar.gz");
         assert_eq!(to_windows(b"LPT9"), "LPT\u{F039}");
+        assert_eq!(to_windows(b"lpt0"), "lpt\u{F030}");
+        assert_eq!(
+            to_windows("COM\u{B9}.log".as_bytes()),
+            "CO\u{F04D}\u{B9}.log"
+        );
+        assert_eq!(to_windows(b"conin$"), "conin\u{F024}");
     }
 
     #[test]
     fn every_mapping_is_reversible() {
-        let names: [&[u8]; 10] = [
+        let names: [&[u8]; 11] = [
+            "com\u{B3}".as_bytes(),
             b"a:b",
             b"dots...",
             b"CON",
