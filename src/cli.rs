@@ -140,9 +140,9 @@ struct MountArgs {
     /// `versions`: all generations merged, each file a directory of its distinct versions.
     #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
     view: ViewArg,
-    /// The generation of a single view: NAME, `latest` or `latest~N`.
-    #[arg(long, default_value = "latest")]
-    generation: GenerationSpec,
+    /// The generation of a single view: NAME, `latest` (the default) or `latest~N`.
+    #[arg(long)]
+    generation: Option<GenerationSpec>,
     /// A mount option passed to the OS (repeatable, or comma-separated).
     #[arg(short = 'o', long = "option", value_delimiter = ',')]
     options: Vec<String>,
@@ -173,6 +173,21 @@ struct GenerationsArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// Options that only one view uses, refused with the others rather than silently ignored.
+fn check_conflicts(args: &MountArgs) -> Result<(), OpenError> {
+    if args.generation.is_some() && !matches!(args.view, ViewArg::Single) {
+        return Err(OpenError::Usage(
+            "--generation chooses the generation of --view single".into(),
+        ));
+    }
+    if args.fold_identical && !matches!(args.view, ViewArg::Multiple) {
+        return Err(OpenError::Usage(
+            "--fold-identical folds generation directories: it needs --view multiple".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -424,6 +439,7 @@ fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
 }
 
 fn mount(mut args: MountArgs) -> Result<(), OpenError> {
+    check_conflicts(&args)?;
     let mountpoint = match args.mountpoint.take() {
         Some(mountpoint) => mountpoint,
         None => PathBuf::from(std::mem::replace(&mut args.repo, "-".into())),
@@ -478,7 +494,7 @@ fn serve_backend(
             ViewArg::Single => View::Single,
             ViewArg::Versions => View::Versions,
         },
-        generation: args.generation.clone(),
+        generation: args.generation.clone().unwrap_or_default(),
         root,
         pid: std::process::id(),
         uid,

@@ -133,6 +133,31 @@ fn bad_input_is_one_line_with_its_exit_code() -> TestResult {
     );
     let (status, _, stderr) = run(&[o("mount"), o("--view"), o("sideways"), repo.as_os_str(), m]);
     assert_eq!(status, 2, "{stderr}");
+    check(
+        &[
+            o("mount"),
+            repo.as_os_str(),
+            m,
+            o("--generation"),
+            o("latest~1"),
+        ],
+        2,
+        &mnt,
+        "--view single",
+    );
+    check(
+        &[
+            o("mount"),
+            repo.as_os_str(),
+            m,
+            o("--view"),
+            o("versions"),
+            o("--fold-identical"),
+        ],
+        2,
+        &mnt,
+        "--view multiple",
+    );
     let small = [o("mount"), o("--cache-size"), o("1M"), repo.as_os_str(), m];
     let (status, _, stderr) = run(&small);
     assert_eq!(status, 2, "{stderr}");

@@ -614,7 +614,7 @@ fn mount_t_fuse_runs_genmount_as_the_mount_helper() -> TestResult {
         .arg(&mnt)
         .args([
             "-o",
-            "ro,noatime,refresh_interval=0,generation=latest,x-systemd.automount",
+            "ro,noatime,refresh_interval=0,view=multiple,x-systemd.automount",
         ])
         .status()?;
     assert!(status.success(), "mount -t fuse failed");
