@@ -18,3 +18,25 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 # The OpenDAL backends (S3, B2, Azure, GCS, SFTP…) are a feature: make sure it still compiles.
 cargo check --locked --features opendal
+
+# Fuzzing: the code that turns repository data into names and nodes (ci/fuzz/fuzz_targets), each
+# target for a bounded time (about 5 minutes in all with the build, on 2 cores). No sanitizer: src/
+# has no unsafe code, and panics and overflow checks need none; so the default toolchain can build it
+# when there is no nightly. The fuzz crate has its own target dir and Cargo.lock: after a change to
+# genmount's dependencies, refresh it: `cp Cargo.lock ci/fuzz/ && cargo metadata --manifest-path
+# ci/fuzz/Cargo.toml >/dev/null`. A crash fails the step and leaves its input in
+# ci/fuzz/artifacts/<target>/; once fixed, it goes to ci/fuzz/seeds/<target>/, run first every time.
+fuzz_seconds=30
+toolchain=()
+if rustup run nightly rustc --version >/dev/null 2>&1; then toolchain=(+nightly); fi
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version '^0.13'
+cargo "${toolchain[@]}" fetch --locked --manifest-path ci/fuzz/Cargo.toml
+fuzz_options=(--fuzz-dir ci/fuzz --target-dir ci/fuzz/target --sanitizer none)
+cargo "${toolchain[@]}" fuzz build "${fuzz_options[@]}"
+for target in names restic_node win_names naming; do
+    corpus=(ci/fuzz/corpus/"$target")
+    [ -d ci/fuzz/seeds/"$target" ] && corpus+=(ci/fuzz/seeds/"$target")
+    mkdir -p "${corpus[0]}"
+    cargo "${toolchain[@]}" fuzz run "${fuzz_options[@]}" "$target" "${corpus[@]}" -- \
+        -max_total_time="$fuzz_seconds" -timeout=10 -verbosity=0 -print_final_stats=1
+done

@@ -6,7 +6,7 @@ pub mod crypto;
 mod handle;
 mod lock;
 pub mod naming;
-mod node;
+pub mod node;
 pub mod open;
 mod prefetch;
 mod salvage;
