@@ -19,17 +19,6 @@ cfg_if::cfg_if! {
             // SAFETY: geteuid and getegid have no preconditions and cannot fail.
             unsafe { (libc::geteuid(), libc::getegid()) }
         }
-
-        /// Lets the calling thread run only when no other thread wants the CPU (Linux's SCHED_IDLE),
-        /// so that background work does not slow reads down. Elsewhere nothing changes.
-        pub fn yield_to_readers() {
-            #[cfg(target_os = "linux")]
-            {
-                let param = libc::sched_param { sched_priority: 0 };
-                // SAFETY: pid 0 is the calling thread; param is a valid sched_param.
-                let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-            }
-        }
     } else if #[cfg(windows)] {
         mod winfsp;
         pub use winfsp::mount;
@@ -53,9 +42,6 @@ cfg_if::cfg_if! {
         pub fn unmount(_path: &std::path::Path) -> std::io::Result<()> {
             Err(std::io::Error::other("on Windows, stop the genmount process (Ctrl-C) to unmount"))
         }
-
-        /// Background work on Windows keeps its normal priority.
-        pub fn yield_to_readers() {}
 
         /// Windows has no uid/gid; the security descriptor decides who may read.
         pub fn owner() -> (u32, u32) {

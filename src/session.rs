@@ -49,10 +49,10 @@ pub fn os_mount_options(os: &str, volname: &str) -> Vec<String> {
 /// and measures the new generations, for the rest of the process's life.
 pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
     let measured = tree.clone();
-    // The first measurement walks every generation; it gives way to reads. Refreshes, which hold
-    // the layout's refresh lock, keep their normal priority.
+    // The first measurement walks every generation: it waits for a first `statfs` (df, a file
+    // manager), so that a mount nobody measures never competes with its first reads.
     std::thread::spawn(move || {
-        crate::platform::yield_to_readers();
+        measured.wait_for_statfs();
         measured.measure();
     });
     let Some(interval) = interval else { return };

@@ -185,6 +185,8 @@ pub struct Layout<R: Repository> {
     usage: Mutex<HashMap<String, Usage>>,
     /// Totals of directories the repository can key, shared across generations.
     usage_memo: Mutex<Memo>,
+    /// Set at the first `statfs`, which starts the measuring.
+    statfs_asked: (Mutex<bool>, std::sync::Condvar),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -216,6 +218,7 @@ impl<R: Repository> Layout<R> {
             aliases: Mutex::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
             usage_memo: Mutex::new(Memo::new()),
+            statfs_asked: (Mutex::new(false), std::sync::Condvar::new()),
         };
         let state = layout.build_state();
         if state.generations.is_empty() {
@@ -1112,6 +1115,9 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn measure(&self) {
+        if !*lock(&self.statfs_asked.0) {
+            return;
+        }
         let state = self.state();
         lock(&self.usage).retain(|id, _| state.generations.iter().any(|g| &g.generation.id == id));
         for view in &state.generations {
@@ -1131,7 +1137,23 @@ impl<R: Repository> VfsTree for Layout<R> {
         }
     }
 
+    fn wait_for_statfs(&self) {
+        let (asked, signal) = &self.statfs_asked;
+        let mut asked = lock(asked);
+        while !*asked {
+            asked = signal.wait(asked).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
     fn statfs(&self, _ino: Ino) -> VfsResult<StatFs> {
+        {
+            let (asked, signal) = &self.statfs_asked;
+            let mut asked = lock(asked);
+            if !*asked {
+                *asked = true;
+                signal.notify_all();
+            }
+        }
         let state = self.state();
         let shown: Vec<&Generation> = match &self.single {
             Some(generation) => vec![generation],

@@ -130,6 +130,10 @@ pub trait VfsTree: Send + Sync + 'static {
     /// Works out, in the background, what `statfs` should report where the repository does not say.
     fn measure(&self) {}
 
+    /// Returns once somebody has asked for `statfs`: measuring walks every generation, which is work
+    /// a mount that nobody runs `df` on need not do, and would slow down the first reads.
+    fn wait_for_statfs(&self) {}
+
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry>;
     fn forget(&self, ino: Ino, nlookup: u64);
     fn getattr(&self, ino: Ino) -> VfsResult<Entry>;
