@@ -1,5 +1,5 @@
-//! The restic backend: every snapshot of a restic repository is a generation, read through
-//! rustic_core. Trees are cached by id (they never change); the index is re-read when it grows.
+//! The restic backend: every snapshot of a restic repository is a generation. Index, snapshots and
+//! trees come through rustic_core (trees cached by id), file data through `blobs`.
 
 mod blobs;
 pub mod crypto;
