@@ -38,6 +38,8 @@ const TREE_CACHE_ENTRIES: usize = 4096;
 /// The directory entries those trees may hold in all (about 200 bytes each): a few huge directories
 /// cannot make the cache grow without bound.
 const TREE_CACHE_WEIGHT: u64 = 500_000;
+/// Entries of listings read only to count subdirectories, kept until their directory is entered.
+const COUNTED_WEIGHT: u64 = 200_000;
 
 /// Weighs a cached listing by its entries.
 #[derive(Clone)]
@@ -158,6 +160,8 @@ pub struct ResticRepo {
     prefetcher: prefetch::Prefetcher,
     /// How many subdirectories each tree has: restic records no link count for directories.
     subdirs: Cache<TreeId, u32>,
+    /// Listings read to count subdirectories, until `tree` takes them.
+    counted: Cache<TreeId, Arc<TreeListing>, ByEntries>,
     lock: std::sync::Mutex<Option<ResticLock>>,
     /// With `--allow-damaged`: reads around lost blobs.
     salvager: Option<salvage::Salvager>,
@@ -251,6 +255,7 @@ impl ResticRepo {
             cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
+            counted: Cache::with_weighter(TREE_CACHE_ENTRIES, COUNTED_WEIGHT, ByEntries),
             lock: std::sync::Mutex::new(lock),
             salvager: opts.allow_damaged.then(salvage::Salvager::default),
         };
@@ -296,12 +301,11 @@ impl ResticRepo {
 
     fn tree(&self, id: TreeId) -> Result<Arc<TreeListing>, RepoError> {
         self.trees.get_or_insert_with(&id, || {
-            let loaded = read(&self.loaded);
-            let tree = loaded
-                .repo
-                .get_tree(&id)
-                .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
-            let mut listing = listing_of(tree.nodes, &id.to_string());
+            let counted = self.counted.remove(&id);
+            let mut listing = match counted.and_then(|(_, listing)| Arc::try_unwrap(listing).ok()) {
+                Some(listing) => listing,
+                None => self.read_listing(id)?,
+            };
             for (_, node) in &mut listing.entries {
                 // restic records no link count for directories: count their subdirectories.
                 if let Some(subtree) = node.handle.subtree().filter(|_| node.meta.nlink <= 2) {
@@ -316,14 +320,27 @@ impl ResticRepo {
         })
     }
 
-    /// The number of directories in a tree, which makes a directory's link count as on disk.
+    /// A tree's entries as stored, before directory link counts are worked out.
+    fn read_listing(&self, id: TreeId) -> Result<TreeListing, RepoError> {
+        let tree = read(&self.loaded)
+            .repo
+            .get_tree(&id)
+            .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
+        Ok(listing_of(tree.nodes, &id.to_string()))
+    }
+
+    /// The number of directories in a tree, which makes a directory's link count as on disk. The
+    /// listing read for it is kept for `tree`: a directory listed is usually entered next.
     fn subdir_count(&self, id: TreeId) -> Result<u32, RepoError> {
         self.subdirs.get_or_insert_with(&id, || {
-            let tree = read(&self.loaded)
-                .repo
-                .get_tree(&id)
-                .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
-            Ok(u32::try_from(tree.nodes.iter().filter(|n| n.is_dir()).count()).unwrap_or(u32::MAX))
+            let listing = self.read_listing(id)?;
+            let dirs = listing
+                .entries
+                .iter()
+                .filter(|(_, node)| node.meta.kind == FileKind::Dir)
+                .count();
+            self.counted.insert(id, Arc::new(listing));
+            Ok(u32::try_from(dirs).unwrap_or(u32::MAX))
         })
     }
 
