@@ -12,6 +12,7 @@ cfg_if::cfg_if! {
         /// Process-wide settings made before any thread starts.
         pub fn prepare_process() {
             fuse::tune_allocator();
+            fuse::raise_open_file_limit();
         }
 
         /// The user and group the daemon runs as: the owner of genmount's own entries.

@@ -625,3 +625,47 @@ fn mount_t_fuse_runs_genmount_as_the_mount_helper() -> TestResult {
     assert!(!is_mounted(&mnt));
     Ok(())
 }
+
+#[test]
+fn a_low_open_file_limit_does_not_fail_reads() -> TestResult {
+    let dir = three_generations(1000)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    // Files are read without FUSE opens, by inode, and a snapshot folder's reader holds a descriptor
+    // open: under a limit of 200 descriptors, reading 1,000 files must not run out of them.
+    let child = std::process::Command::new("prlimit")
+        .arg("--nofile=200:200")
+        .arg(BIN)
+        .arg("mount")
+        .args([os(&repo), os(&mnt)])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let _mount = Mount {
+        child: Some(child),
+        mountpoint: mnt.clone(),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !is_mounted(&mnt) {
+        assert!(std::time::Instant::now() < deadline, "not mounted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let generation = "2026-11-02_10-00-00";
+    let bulk = repo.join(generation).join("bulk");
+    let mut read = 0;
+    for rel in walk(&bulk) {
+        let source = bulk.join(&rel);
+        if source.is_file() {
+            let mounted = mnt.join(generation).join("bulk").join(&rel);
+            assert_eq!(
+                std::fs::read(&mounted)?,
+                std::fs::read(&source)?,
+                "{}",
+                rel.display()
+            );
+            read += 1;
+        }
+    }
+    assert_eq!(read, 1000);
+    Ok(())
+}

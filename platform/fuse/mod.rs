@@ -16,7 +16,7 @@ use fuser::{
 };
 
 pub use daemon::{Daemon, daemonize};
-pub use run::{mount, tune_allocator, unmount};
+pub use run::{mount, raise_open_file_limit, tune_allocator, unmount};
 
 use crate::error::VfsError;
 use crate::meta::FileKind;

@@ -32,8 +32,9 @@ const ROOT_TTL: Duration = Duration::from_secs(1);
 const BLOCK_SIZE: u32 = 4096;
 /// How long closing `.pid` waits for the kernel to take the invalidations.
 const INVALIDATION_WAIT: Duration = Duration::from_secs(2);
-/// Files read without an open handle whose readers are kept, by inode.
-const READERS_KEPT: usize = 1024;
+/// Files read without an open handle whose readers are kept, by inode. A folder backend's reader
+/// holds an open file: this many must stay well inside the usual limit of 1024 descriptors.
+const READERS_KEPT: usize = 128;
 /// Damaged objects are each logged once; beyond this many the log would only repeat itself.
 const MAX_DAMAGED_LOGGED: usize = 10_000;
 
