@@ -45,10 +45,6 @@ fn names(path: &Path) -> Vec<String> {
     names
 }
 
-fn errno_of(result: std::io::Result<impl Sized>) -> Option<i32> {
-    result.err().and_then(|e| e.raw_os_error())
-}
-
 #[test]
 fn every_entry_of_every_generation_matches_its_source() -> TestResult {
     let dir = three_generations(3000)?;
@@ -632,24 +628,10 @@ fn a_low_open_file_limit_does_not_fail_reads() -> TestResult {
     let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
     // Files are read without FUSE opens, by inode, and a snapshot folder's reader holds a descriptor
     // open: under a limit of 200 descriptors, reading 1,000 files must not run out of them.
-    let child = std::process::Command::new("prlimit")
-        .arg("--nofile=200:200")
-        .arg(BIN)
-        .arg("mount")
-        .args([os(&repo), os(&mnt)])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let _mount = Mount {
-        child: Some(child),
-        mountpoint: mnt.clone(),
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !is_mounted(&mnt) {
-        assert!(std::time::Instant::now() < deadline, "not mounted");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut limited = std::process::Command::new("prlimit");
+    limited.arg("--nofile=200:200").arg(BIN).arg("mount");
+    limited.args([os(&repo), os(&mnt)]);
+    let _mount = Mount::spawn(limited, &mnt);
     let generation = "2026-11-02_10-00-00";
     let bulk = repo.join(generation).join("bulk");
     let mut read = 0;

@@ -67,10 +67,6 @@ impl Fixture {
     }
 }
 
-fn errno<T>(result: std::io::Result<T>) -> Option<i32> {
-    result.err().and_then(|e| e.raw_os_error())
-}
-
 /// The daemon has not exited and still answers: `.pid` reads its process id.
 fn assert_alive(mount: &mut Mount) {
     let pid = mount.pid();
@@ -231,13 +227,13 @@ fn impossible_names_are_dropped_replaced_shortened_or_suffixed() -> TestResult {
     }
     // `a/b` is one file, not a directory `a`; `..` is the kernel's parent, never the entry `..`.
     assert_eq!(
-        errno(std::fs::symlink_metadata(generation.join("a"))),
+        errno_of(std::fs::symlink_metadata(generation.join("a"))),
         Some(libc::ENOENT)
     );
     let parent = std::fs::metadata(generation.join(".."))?;
     assert_eq!(parent.ino(), std::fs::metadata(fixture.mnt())?.ino());
     assert_eq!(
-        errno(std::fs::metadata(generation.join("../escaped"))),
+        errno_of(std::fs::metadata(generation.join("../escaped"))),
         Some(libc::ENOENT)
     );
     assert_eq!(
@@ -309,12 +305,12 @@ fn symlink_loops_give_eloop_and_targets_read_as_stored() -> TestResult {
     for name in ["loop", "a", "b"] {
         let started = Instant::now();
         assert_eq!(
-            errno(std::fs::File::open(generation.join(name))),
+            errno_of(std::fs::File::open(generation.join(name))),
             Some(libc::ELOOP),
             "{name}"
         );
         assert_eq!(
-            errno(std::fs::metadata(generation.join(name))),
+            errno_of(std::fs::metadata(generation.join(name))),
             Some(libc::ELOOP),
             "{name}"
         );
@@ -325,12 +321,12 @@ fn symlink_loops_give_eloop_and_targets_read_as_stored() -> TestResult {
     }
     // A loop through a directory: each `self-dir` is one more symlink, beyond the kernel's 40.
     let deep = generation.join("self-dir/".repeat(41)).join("file");
-    assert_eq!(errno(std::fs::read(&deep)), Some(libc::ELOOP));
+    assert_eq!(errno_of(std::fs::read(&deep)), Some(libc::ELOOP));
     let shallow = generation.join("self-dir/".repeat(5)).join("file");
     assert_eq!(std::fs::read(&shallow)?, text);
     // A target no kernel can hold: ENAMETOOLONG for readlink (never a truncated target), not a hang.
     let started = Instant::now();
-    let refused = errno(std::fs::read_link(generation.join("too-long")));
+    let refused = errno_of(std::fs::read_link(generation.join("too-long")));
     assert_eq!(
         refused,
         Some(libc::ENAMETOOLONG),
@@ -454,16 +450,6 @@ fn sizes_beyond_the_kernels_range_still_list_and_read() -> TestResult {
     Ok(())
 }
 
-/// The largest resident set the process has had, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn ten_thousand_nested_directories_are_walked_to_the_bottom() -> TestResult {
     require_fuse();
@@ -512,13 +498,13 @@ fn ten_thousand_nested_directories_are_walked_to_the_bottom() -> TestResult {
     let n = file.read_at(&mut buf, 0)?;
     assert_eq!(&buf[..n], bottom_bytes);
     assert_eq!(
-        errno(open_at(&dir, "d", flags)),
+        errno_of(open_at(&dir, "d", flags)),
         Some(libc::ENOENT),
         "the chain ends"
     );
     drop(dir);
     assert_alive(&mut mount);
-    let peak = peak_rss_kib(mount.pid());
+    let peak = proc_status_kib(mount.pid(), "VmHWM:");
     assert!(peak > 0 && peak < 256 * 1024, "daemon peak RSS {peak} KiB");
     assert!(
         started.elapsed() < Duration::from_secs(60),
@@ -559,20 +545,20 @@ fn missing_blobs_and_trees_give_eio_for_their_entries_only() -> TestResult {
     for _ in 0..2 {
         let started = Instant::now();
         assert_eq!(
-            errno(std::fs::read(generation.join("lost"))),
+            errno_of(std::fs::read(generation.join("lost"))),
             Some(libc::EIO)
         );
         assert_eq!(
-            errno(std::fs::read(generation.join("partly"))),
+            errno_of(std::fs::read(generation.join("partly"))),
             Some(libc::EIO)
         );
         assert!(std::fs::metadata(generation.join("gone"))?.is_dir());
         assert_eq!(
-            errno(std::fs::read_dir(generation.join("gone"))),
+            errno_of(std::fs::read_dir(generation.join("gone"))),
             Some(libc::EIO)
         );
         assert_eq!(
-            errno(std::fs::metadata(generation.join("gone/anything"))),
+            errno_of(std::fs::metadata(generation.join("gone/anything"))),
             Some(libc::EIO)
         );
         assert!(
@@ -669,7 +655,7 @@ fn an_unreadable_repository_gives_eio_and_reads_again_once_readable() -> TestRes
         let denied = read(name);
         std::fs::set_permissions(unreadable, mode.clone())?;
         assert_eq!(
-            errno(denied),
+            errno_of(denied),
             Some(libc::EIO),
             "{name} under an unreadable {}",
             unreadable.display()

@@ -25,15 +25,6 @@ fn expected(generation: usize, i: usize) -> Vec<u8> {
     pseudo_random(size, seed)
 }
 
-fn daemon_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn sixteen_readers_with_listings_and_refreshes_get_every_byte_right() -> TestResult {
     let seconds: u64 = std::env::var("GENMOUNT_LOAD_SECS")
@@ -151,7 +142,7 @@ fn sixteen_readers_with_listings_and_refreshes_get_every_byte_right() -> TestRes
     };
     let mut peak_rss = 0;
     while Instant::now() < deadline {
-        peak_rss = peak_rss.max(daemon_rss_kib(mount.pid()));
+        peak_rss = peak_rss.max(proc_status_kib(mount.pid(), "VmRSS:"));
         std::thread::sleep(Duration::from_millis(500));
     }
     let mut failures: Vec<String> = workers

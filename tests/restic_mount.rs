@@ -514,9 +514,8 @@ fn a_damaged_pack_gives_eio_for_its_file_only() -> TestResult {
     std::fs::write(&pack, &bytes)?;
     let paths = fixture.paths();
     let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
-    let err = std::fs::read(fixture.mnt().join("latest/doomed")).err();
     assert_eq!(
-        err.and_then(|e| e.raw_os_error()),
+        errno_of(std::fs::read(fixture.mnt().join("latest/doomed"))),
         Some(libc::EIO),
         "a damaged blob must not be served"
     );
@@ -541,10 +540,10 @@ fn damage_under_a_running_mount_is_reported_and_survived() -> TestResult {
     // A pack deleted while mounted: its file fails with EIO, quickly; the rest reads.
     std::fs::remove_file(&pack)?;
     let started = std::time::Instant::now();
-    let err = std::fs::read(mnt.join("latest/doomed"))
-        .err()
-        .and_then(|e| e.raw_os_error());
-    assert_eq!(err, Some(libc::EIO));
+    assert_eq!(
+        errno_of(std::fs::read(mnt.join("latest/doomed"))),
+        Some(libc::EIO)
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "a missing pack must not hang"

@@ -42,10 +42,15 @@ pub struct Mount {
 impl Mount {
     /// Starts genmount with `args` and waits until the mount is live.
     pub fn start(args: &[&OsStr], mountpoint: &Path) -> Mount {
+        let mut command = Command::new(BIN);
+        command.arg("mount").args(args);
+        Mount::spawn(command, mountpoint)
+    }
+
+    /// Runs `command` (genmount, or a wrapper that runs it) and waits until the mount is live.
+    pub fn spawn(mut command: Command, mountpoint: &Path) -> Mount {
         require_fuse();
-        let child = Command::new(BIN)
-            .arg("mount")
-            .args(args)
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -126,6 +131,21 @@ fn read_stderr(child: &mut Child) -> String {
         let _ = err.read_to_string(&mut text);
     }
     text
+}
+
+/// The errno of a failed call, if it failed.
+pub fn errno_of<T>(result: std::io::Result<T>) -> Option<i32> {
+    result.err().and_then(|e| e.raw_os_error())
+}
+
+/// A `kB` line of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in KiB; 0 when there is none.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs genmount to completion (for commands that fail or print); returns status, stdout, stderr.
