@@ -130,15 +130,19 @@ impl<T: Clone> InodeTable<T> {
         self.lock().insert(ino, held);
     }
 
-    /// Drops `nlookup` kernel references; the inode is freed when none are left.
-    pub fn forget(&self, ino: Ino, nlookup: u64) {
+    /// Drops `nlookup` kernel references; the inode is freed when none are left. Returns whether
+    /// it was freed.
+    pub fn forget(&self, ino: Ino, nlookup: u64) -> bool {
         let mut map = self.lock();
-        if let Some(held) = map.get_mut(&ino) {
-            held.lookups = held.lookups.saturating_sub(nlookup);
-            if held.lookups == 0 && !held.pinned {
-                map.remove(&ino);
-            }
+        let Some(held) = map.get_mut(&ino) else {
+            return false;
+        };
+        held.lookups = held.lookups.saturating_sub(nlookup);
+        let freed = held.lookups == 0 && !held.pinned;
+        if freed {
+            map.remove(&ino);
         }
+        freed
     }
 
     #[cfg(test)]

@@ -899,9 +899,8 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn forget(&self, ino: Ino, nlookup: u64) {
-        self.inodes.forget(ino, nlookup);
         // The number may later stand for another node: its reader must not outlive it.
-        if self.inodes.get(ino).is_none() {
+        if self.inodes.forget(ino, nlookup) {
             self.readers.remove(&ino);
         }
     }
@@ -980,6 +979,10 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()> {
+        // Every close(2) flushes: only `.pid`'s needs a look at what the inode is.
+        if ino != PID_INO {
+            return Ok(());
+        }
         let is_pid = if fh == NO_HANDLE {
             matches!(self.target(ino), Ok(Target::Pid))
         } else {
@@ -988,7 +991,7 @@ impl<R: Repository> VfsTree for Layout<R> {
                 Some(OpenFile::Pid)
             )
         };
-        if ino == PID_INO && is_pid {
+        if is_pid {
             return self.refresh();
         }
         Ok(())
@@ -1077,7 +1080,7 @@ impl<R: Repository> VfsTree for Layout<R> {
             };
             if !add(&entry, plus_entry.as_ref()) {
                 if counted {
-                    self.inodes.forget(entry.ino, 1);
+                    self.forget(entry.ino, 1);
                 }
                 break;
             }
