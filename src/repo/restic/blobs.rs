@@ -6,14 +6,13 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use aes256ctr_poly1305aes::aead::AeadInPlace;
-use aes256ctr_poly1305aes::{Aes256CtrPoly1305Aes, Nonce, Tag};
 use bytes::Bytes;
 use quick_cache::sync::Cache;
 use rustic_core::repofile::PackId;
 use rustic_core::{DataId, FileType, WriteBackend};
 
 use super::Indexed;
+use super::crypto::BlobKey;
 use crate::error::RepoError;
 
 /// Blobs up to this size are read together with what follows them in their pack: the small files of
@@ -150,7 +149,7 @@ impl quick_cache::Weighter<DataId, Bytes> for ByLength {
 /// Reads, decrypts and caches data blobs.
 pub struct BlobStore {
     backend: Arc<dyn WriteBackend>,
-    cipher: Aes256CtrPoly1305Aes,
+    key: BlobKey,
     cache: Cache<DataId, Bytes, ByLength>,
     spans: Mutex<VecDeque<Span>>,
 }
@@ -162,11 +161,7 @@ thread_local! {
 
 impl BlobStore {
     /// A store that keeps up to `cache_bytes` of decrypted blobs (`--cache-size`).
-    pub fn new(
-        backend: Arc<dyn WriteBackend>,
-        cipher: Aes256CtrPoly1305Aes,
-        cache_bytes: u64,
-    ) -> BlobStore {
+    pub fn new(backend: Arc<dyn WriteBackend>, key: BlobKey, cache_bytes: u64) -> BlobStore {
         // One shard: with several, a shard could hold only a few large blobs and refuse 8 MiB ones.
         let options = quick_cache::OptionsBuilder::new()
             .shards(1)
@@ -181,7 +176,7 @@ impl BlobStore {
         };
         BlobStore {
             backend,
-            cipher,
+            key,
             cache,
             spans: Mutex::new(VecDeque::new()),
         }
@@ -202,7 +197,9 @@ impl BlobStore {
         }
         let raw = self.raw(blob).map_err(|e| damaged(&e))?;
         let mut sealed = Vec::from(raw);
-        let plain = decrypt_in_place(&self.cipher, &mut sealed)
+        let plain = self
+            .key
+            .open_in_place(&mut sealed)
             .ok_or_else(|| damaged("MAC check failed"))?;
         if !blob.compressed {
             let end = plain.end;
@@ -260,25 +257,6 @@ impl BlobStore {
     }
 }
 
-/// Decrypts IV ‖ ciphertext ‖ MAC in place; returns where the plaintext is, or `None` if the MAC
-/// does not match.
-fn decrypt_in_place(
-    cipher: &Aes256CtrPoly1305Aes,
-    sealed: &mut [u8],
-) -> Option<std::ops::Range<usize>> {
-    let len = sealed.len();
-    if len < OVERHEAD as usize {
-        return None;
-    }
-    let nonce = *Nonce::from_slice(&sealed[..16]);
-    let tag = *Tag::from_slice(&sealed[len - 16..]);
-    let body = &mut sealed[16..len - 16];
-    cipher
-        .decrypt_in_place_detached(&nonce, &[], body, &tag)
-        .ok()?;
-    Some(16..len - 16)
-}
-
 /// A zstd frame decompressed to exactly `expected` bytes, or `None`.
 fn decompress(frame: &[u8], expected: usize) -> Option<Vec<u8>> {
     DECOMPRESSOR.with(|cell| {
@@ -296,19 +274,6 @@ fn decompress(frame: &[u8], expected: usize) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::restic::crypto::{encrypt, tests::key};
-
-    #[test]
-    fn blobs_decrypt_in_place_and_a_flipped_bit_fails() {
-        let cipher = super::super::crypto::cipher(&key()).unwrap_or_else(|| panic!("cipher"));
-        let mut sealed = encrypt(&cipher, b"blob bytes").unwrap_or_default();
-        let mut flipped = sealed.clone();
-        let range = decrypt_in_place(&cipher, &mut sealed);
-        assert_eq!(range.clone().map(|r| &sealed[r]), Some(&b"blob bytes"[..]));
-        flipped[20] ^= 1;
-        assert_eq!(decrypt_in_place(&cipher, &mut flipped), None);
-        assert_eq!(decrypt_in_place(&cipher, &mut [0u8; 31]), None);
-    }
 
     #[test]
     fn frames_must_decompress_to_their_recorded_length() {

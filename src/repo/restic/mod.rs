@@ -139,9 +139,9 @@ pub struct ResticReader {
     stream: std::sync::Mutex<prefetch::Stream>,
 }
 
-/// Workers that fetch and decrypt ahead of sequential readers. Two keep two cores decrypting;
-/// two more keep the disk busy while they do (about 10% faster reads of big files than two).
-const PREFETCH_WORKERS: usize = 4;
+/// Workers that fetch and decrypt ahead of sequential readers. Most of them wait on the disk (or
+/// the network) at any time: 8 read big files at 920-1010 MB/s here, 4 at 790 and 2 at 650-760.
+const PREFETCH_WORKERS: usize = 8;
 
 /// A restic repository opened read-only.
 pub struct ResticRepo {
@@ -216,7 +216,7 @@ impl ResticRepo {
             progress,
         )?;
         let key = loaded.repo.key();
-        let cipher = crypto::cipher(&key).ok_or_else(|| {
+        let blob_key = crypto::BlobKey::new(&key).ok_or_else(|| {
             OpenError::Repository(format!(
                 "repository {shown}: the master key has the wrong size"
             ))
@@ -234,7 +234,7 @@ impl ResticRepo {
         };
         let store = Arc::new(BlobStore::new(
             backends.repository(),
-            cipher,
+            blob_key,
             opts.cache_size,
         ));
         let repo = ResticRepo {
