@@ -80,6 +80,7 @@ fn two_snapshots(bulk: usize) -> Fixture {
     if bulk > 0 {
         add_bulk(&fixture.src(), 20, bulk);
     }
+    add_nested_counts(&fixture.src());
     fixture.backup();
     std::fs::write(fixture.src().join("variant"), [1]).expect("write");
     std::fs::write(
@@ -90,6 +91,17 @@ fn two_snapshots(bulk: usize) -> Fixture {
     std::fs::remove_file(fixture.src().join("size-4095")).expect("remove");
     fixture.backup();
     fixture
+}
+
+/// 40 directories holding 0-3 directories each: restic stores no link counts for directories,
+/// and genmount counts the subdirectories of many such siblings on several threads at once.
+fn add_nested_counts(src: &Path) {
+    for i in 0..40 {
+        for j in 0..i % 4 {
+            std::fs::create_dir_all(src.join(format!("nest/n{i:02}/sub{j}"))).expect("mkdir");
+        }
+        std::fs::create_dir_all(src.join(format!("nest/n{i:02}"))).expect("mkdir");
+    }
 }
 
 fn generation_names(mnt: &Path) -> Vec<String> {

@@ -13,6 +13,7 @@ mod salvage;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use quick_cache::sync::Cache;
@@ -40,6 +41,10 @@ const TREE_CACHE_ENTRIES: usize = 4096;
 const TREE_CACHE_WEIGHT: u64 = 500_000;
 /// Entries of listings read only to count subdirectories, kept until their directory is entered.
 const COUNTED_WEIGHT: u64 = 200_000;
+/// Trees read side by side to count subdirectories: most of the time goes to waiting on the disk.
+const COUNTERS: usize = 8;
+/// A listing with fewer subdirectories than this per counter counts them on its own thread.
+const TREES_PER_COUNTER: usize = 16;
 
 /// Weighs a cached listing by its entries.
 #[derive(Clone)]
@@ -307,18 +312,56 @@ impl ResticRepo {
                 Some(listing) => listing,
                 None => self.read_listing(id)?,
             };
+            // restic records no link count for directories: count their subdirectories.
+            let uncounted =
+                |node: &Node<ResticHandle>| node.handle.subtree().filter(|_| node.meta.nlink <= 2);
+            let subtrees: Vec<TreeId> = listing
+                .entries
+                .iter()
+                .filter_map(|(_, node)| uncounted(node))
+                .collect();
+            let mut counts = self.subdir_counts(&subtrees).into_iter();
             for (_, node) in &mut listing.entries {
-                // restic records no link count for directories: count their subdirectories.
-                if let Some(subtree) = node.handle.subtree().filter(|_| node.meta.nlink <= 2) {
-                    node.meta.nlink = match self.subdir_count(subtree) {
-                        Ok(count) => count.saturating_add(2),
-                        // A damaged subtree fails when it is entered, not its parent's listing.
-                        Err(_) => 2,
-                    };
+                if uncounted(node).is_some() {
+                    // A damaged subtree fails when it is entered, not its parent's listing.
+                    let count = counts.next().flatten().unwrap_or(0);
+                    node.meta.nlink = count.saturating_add(2);
                 }
             }
             Ok(Arc::new(listing))
         })
+    }
+
+    /// The subdirectory counts of `ids` (`None` where a tree cannot be read), several trees read
+    /// at a time: a directory of 1,000 folders took 370 ms to list one tree after another.
+    fn subdir_counts(&self, ids: &[TreeId]) -> Vec<Option<u32>> {
+        let threads = ids.len().div_ceil(TREES_PER_COUNTER).min(COUNTERS);
+        if threads <= 1 {
+            return ids.iter().map(|id| self.subdir_count(*id).ok()).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let count_some = || {
+            let mut found = Vec::new();
+            loop {
+                let at = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = ids.get(at) else {
+                    return found;
+                };
+                found.push((at, self.subdir_count(*id).ok()));
+            }
+        };
+        let mut counts = vec![None; ids.len()];
+        std::thread::scope(|scope| {
+            let counters: Vec<_> = (0..threads).map(|_| scope.spawn(count_some)).collect();
+            for counter in counters {
+                for (at, count) in counter.join().unwrap_or_default() {
+                    if let Some(slot) = counts.get_mut(at) {
+                        *slot = count;
+                    }
+                }
+            }
+        });
+        counts
     }
 
     /// A tree's entries as stored, before directory link counts are worked out.
