@@ -1,5 +1,6 @@
 //! The layout of a mount over a repository: the root with one directory per generation, `latest`
-//! and `.pid` (view `multiple`), or one generation at the root (view `single`), optionally of ROOT only.
+//! and `.pid` (view `multiple`, whose root is in `generations`), one generation at the root (view
+//! `single`) or all of them merged (view `versions`), optionally of ROOT only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,15 +9,19 @@ use std::time::{Duration, SystemTime};
 
 use super::inodes::{InoKey, InodeTable, Slot};
 use super::usage::{Memo, Usage, measure};
-use super::versions::{self, MergedChild, MergedDir, Source, VersionsDir};
+use super::versions::{self, MergedChild, MergedDir, VersionsDir};
 use super::{
     Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, NO_HANDLE, OpenMode, Opened, ROOT_INO,
     StatFs, VfsTree, XattrReply,
 };
 use crate::error::{OpenError, RepoError, VfsError, VfsResult};
-use crate::meta::{FileKind, Meta, Node, Timestamp};
+use crate::meta::{FileKind, Meta, Timestamp};
 use crate::names;
 use crate::repo::{Generation, Repository};
+
+mod generations;
+
+use generations::{State, generation_xattrs};
 
 /// The symlink to the newest generation.
 pub const LATEST_NAME: &[u8] = b"latest";
@@ -63,34 +68,6 @@ pub struct LayoutOptions {
     pub gid: u32,
     /// Show a generation that repeats its predecessor's tree as a symlink to it.
     pub fold_identical: bool,
-}
-
-/// A generation as the root shows it.
-struct GenView<H> {
-    generation: Generation,
-    ino: Ino,
-    /// ROOT of the generation, with the generation's end time as mtime and ctime.
-    root: Node<H>,
-    /// With `fold_identical`: the generation this one repeats, shown as a symlink to it.
-    alias: Option<String>,
-}
-
-/// The visible generations, oldest first, as of the last refresh.
-struct State<H> {
-    generations: Vec<GenView<H>>,
-    refreshed: Timestamp,
-}
-
-impl<H> State<H> {
-    fn find(&self, name: &[u8]) -> Option<&GenView<H>> {
-        self.generations
-            .iter()
-            .find(|g| g.generation.name.as_bytes() == name)
-    }
-
-    fn latest(&self) -> Option<&GenView<H>> {
-        self.generations.last()
-    }
 }
 
 /// What an inode the kernel holds stands for: a node of a generation, or a directory of the
@@ -253,115 +230,8 @@ impl<R: Repository> Layout<R> {
         &self.repo
     }
 
-    fn pin_single(&self, state: &State<R::Handle>) -> Result<Generation, OpenError> {
-        let spec = &self.options.generation;
-        let chosen = self.pick(spec).ok_or_else(|| {
-            OpenError::Generation(format!(
-                "no generation '{spec}' in {}",
-                self.repo.describe()
-            ))
-        })?;
-        let view = state.find(chosen.name.as_bytes()).ok_or_else(|| {
-            OpenError::Generation(format!("generation {} does not hold ROOT", chosen.name))
-        })?;
-        let slot = Slot {
-            generation: view.ino,
-            node: view.root.clone(),
-        };
-        self.inodes.pin(ROOT_INO, Inode::Node(Arc::new(slot)));
-        Ok(chosen)
-    }
-
-    /// The versions view's root: ROOT of every generation, merged.
-    fn pin_merged_root(&self, state: &State<R::Handle>) {
-        let sources = state
-            .generations
-            .iter()
-            .map(|g| Source {
-                generation: g.ino,
-                generation_name: Arc::from(g.generation.name.as_str()),
-                node: g.root.clone(),
-            })
-            .collect();
-        if let Some(root) = MergedDir::new(sources) {
-            self.inodes.pin(ROOT_INO, Inode::Merged(Arc::new(root)));
-        }
-    }
-
-    /// The finished generation `spec` names, among all of them (with or without ROOT).
-    fn pick(&self, spec: &GenerationSpec) -> Option<Generation> {
-        let all = self.repo.generations();
-        let finished: Vec<&Generation> = all.iter().filter(|g| !g.checkpoint).collect();
-        let names: Vec<&str> = finished.iter().map(|g| g.name.as_str()).collect();
-        spec.pick(&names).map(|i| finished[i].clone())
-    }
-
     fn state(&self) -> Arc<State<R::Handle>> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// The generations the root shows: finished, with a usable name, holding ROOT.
-    fn build_state(&self) -> State<R::Handle> {
-        let mut generations = Vec::new();
-        for generation in self.repo.generations().iter().filter(|g| !g.checkpoint) {
-            let name = generation.name.as_bytes();
-            if !valid_generation_name(name) {
-                tracing::warn!(generation = %generation.name, "generation name clashes with the layout; hidden");
-                continue;
-            }
-            match self.resolve_root(generation) {
-                Ok(root) => {
-                    let ino = InoKey::child(ROOT_INO, generation.id.as_bytes()).ino;
-                    generations.push(GenView {
-                        generation: generation.clone(),
-                        ino,
-                        root,
-                        alias: None,
-                    });
-                }
-                Err(RepoError::Damaged(msg)) => {
-                    tracing::warn!(generation = %generation.name, "generation unreadable, hidden: {msg}")
-                }
-                Err(_) => {
-                    tracing::debug!(generation = %generation.name, "ROOT missing; generation hidden")
-                }
-            }
-        }
-        if self.options.fold_identical {
-            let names: Vec<&str> = generations
-                .iter()
-                .map(|g| g.generation.name.as_str())
-                .collect();
-            let keys: Vec<Option<u64>> = generations
-                .iter()
-                .map(|g| self.repo.dir_key(&g.root.handle))
-                .collect();
-            let aliases = super::fold::aliases(&names, &keys);
-            for (view, alias) in generations.iter_mut().zip(aliases) {
-                view.alias = alias;
-            }
-        }
-        State {
-            generations,
-            refreshed: now(),
-        }
-    }
-
-    /// ROOT inside `generation`, dated with the generation's end time. ROOT must be a directory.
-    fn resolve_root(&self, generation: &Generation) -> Result<Node<R::Handle>, RepoError> {
-        let mut node = self.repo.root(generation)?;
-        for part in &self.options.root {
-            if node.meta.kind != FileKind::Dir {
-                return Err(RepoError::NotDir);
-            }
-            node = self.repo.lookup(&node.handle, part)?;
-        }
-        if node.meta.kind != FileKind::Dir {
-            return Err(RepoError::NotDir);
-        }
-        node.meta.mtime = generation.end;
-        node.meta.ctime = generation.end;
-        Ok(node)
     }
 
     fn multiple(&self) -> bool {
@@ -398,43 +268,10 @@ impl<R: Repository> Layout<R> {
         }
     }
 
-    fn pid_text(&self) -> Vec<u8> {
-        format!("{}\n", self.options.pid).into_bytes()
-    }
-
     fn owned(&self, mut meta: Meta) -> Meta {
         meta.uid = self.options.uid;
         meta.gid = self.options.gid;
         meta
-    }
-
-    fn root_meta(&self, state: &State<R::Handle>) -> Meta {
-        let mut meta = Meta::synthetic(FileKind::Dir, 0o555, 0, state.refreshed);
-        meta.nlink = u32::try_from(state.generations.len())
-            .unwrap_or(u32::MAX)
-            .saturating_add(2);
-        self.owned(meta)
-    }
-
-    fn latest_meta(&self, state: &State<R::Handle>) -> VfsResult<Meta> {
-        let latest = state.latest().ok_or(VfsError::NotFound)?;
-        let size = latest.generation.name.len() as u64;
-        Ok(self.owned(Meta::synthetic(
-            FileKind::Symlink,
-            0o777,
-            size,
-            latest.generation.end,
-        )))
-    }
-
-    fn pid_meta(&self, state: &State<R::Handle>) -> Meta {
-        let size = self.pid_text().len() as u64;
-        self.owned(Meta::synthetic(
-            FileKind::File,
-            0o444,
-            size,
-            state.refreshed,
-        ))
     }
 
     /// The xattrs of an inode: the node's own, and on a generation's directory also
@@ -465,90 +302,6 @@ impl<R: Repository> Layout<R> {
             }
         }
         err.into()
-    }
-
-    /// The entries of the root (prefix "") or of a group: generations, groups, and at the root
-    /// `latest` and `.pid`.
-    fn generation_children(&self, state: &State<R::Handle>, prefix: &str) -> Vec<Child<R::Handle>> {
-        let mut children: Vec<Child<R::Handle>> = Vec::new();
-        let mut groups_seen = HashSet::new();
-        for g in &state.generations {
-            let Some(rest) = under(prefix, &g.generation.name) else {
-                continue;
-            };
-            match rest.split_once('/') {
-                Some((group, _)) => {
-                    if groups_seen.insert(group.to_string()) {
-                        let ino = self.group_ino(&join(prefix, group));
-                        children.push(fixed_child(group.as_bytes(), FileKind::Dir, ino));
-                    }
-                }
-                None if g.alias.is_some() => {
-                    let ino = self.alias_ino(&g.generation);
-                    children.push(fixed_child(rest.as_bytes(), FileKind::Symlink, ino));
-                }
-                None => children.push(Child {
-                    name: rest.as_bytes().to_vec(),
-                    kind: FileKind::Dir,
-                    key: InoKey::child(ROOT_INO, g.generation.id.as_bytes()),
-                    slot: Some(Inode::Node(Arc::new(Slot {
-                        generation: g.ino,
-                        node: g.root.clone(),
-                    }))),
-                    fixed: None,
-                }),
-            }
-        }
-        if prefix.is_empty() {
-            if state.latest().is_some() {
-                children.push(fixed_child(LATEST_NAME, FileKind::Symlink, LATEST_INO));
-            }
-            children.push(fixed_child(PID_NAME, FileKind::File, PID_INO));
-        }
-        children
-    }
-
-    /// The inode of the group directory `prefix`, registered so that the kernel can use it.
-    fn group_ino(&self, prefix: &str) -> Ino {
-        let mut key = b"\0group/".to_vec();
-        key.extend_from_slice(prefix.as_bytes());
-        let ino = InoKey::child(ROOT_INO, &key).ino;
-        lock(&self.groups).insert(ino, prefix.to_string());
-        ino
-    }
-
-    /// The inode of a folded generation's symlink, registered so that the kernel can use it.
-    fn alias_ino(&self, generation: &Generation) -> Ino {
-        let mut key = b"\0alias/".to_vec();
-        key.extend_from_slice(generation.id.as_bytes());
-        let ino = InoKey::child(ROOT_INO, &key).ino;
-        lock(&self.aliases).insert(ino, generation.name.clone());
-        ino
-    }
-
-    /// A folded generation's symlink target and its metadata.
-    fn alias_link(&self, state: &State<R::Handle>, name: &str) -> VfsResult<(String, Meta)> {
-        let view = state.find(name.as_bytes()).ok_or(VfsError::NotFound)?;
-        let target = view.alias.as_deref().ok_or(VfsError::NotFound)?;
-        let link = super::fold::relative_link(name, target);
-        let meta = Meta::synthetic(
-            FileKind::Symlink,
-            0o777,
-            link.len() as u64,
-            view.generation.end,
-        );
-        Ok((link, self.owned(meta)))
-    }
-
-    fn group_meta(&self, state: &State<R::Handle>, prefix: &str) -> Meta {
-        let newest = state
-            .generations
-            .iter()
-            .filter(|g| under(prefix, &g.generation.name).is_some())
-            .map(|g| g.generation.end)
-            .max()
-            .unwrap_or(state.refreshed);
-        self.owned(Meta::synthetic(FileKind::Dir, 0o555, 0, newest))
     }
 
     fn node_children(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<Vec<Child<R::Handle>>> {
@@ -641,51 +394,6 @@ impl<R: Repository> Layout<R> {
         }
     }
 
-    /// Looks `name` up in the root (prefix "") or in a group directory.
-    fn lookup_generation(&self, prefix: &str, name: &[u8]) -> VfsResult<Entry> {
-        if prefix.is_empty() && (name == LATEST_NAME || name == PID_NAME) {
-            return self.getattr(if name == LATEST_NAME {
-                LATEST_INO
-            } else {
-                PID_INO
-            });
-        }
-        if !names::is_plain(name) {
-            return Err(VfsError::NotFound);
-        }
-        let name = std::str::from_utf8(name).map_err(|_| VfsError::NotFound)?;
-        let full = join(prefix, name);
-        let state = self.state();
-        if let Some(view) = state.find(full.as_bytes()) {
-            if view.alias.is_some() {
-                return self.getattr(self.alias_ino(&view.generation));
-            }
-            let key = InoKey::child(ROOT_INO, view.generation.id.as_bytes());
-            let slot = Slot {
-                generation: view.ino,
-                node: view.root.clone(),
-            };
-            let mut entry = self.remember(key, slot);
-            entry.ttl = ROOT_TTL;
-            return Ok(entry);
-        }
-        let grouped = state
-            .generations
-            .iter()
-            .any(|g| under(&full, &g.generation.name).is_some_and(|r| !r.is_empty()));
-        if !grouped {
-            return Err(VfsError::NotFound);
-        }
-        let ino = self.group_ino(&full);
-        Ok(Entry {
-            attr: Attr {
-                ino,
-                meta: self.group_meta(&state, &full),
-            },
-            ttl: ROOT_TTL,
-        })
-    }
-
     /// What reading `ino` goes through, and whether its content may stay in the page cache.
     fn open_file(&self, ino: Ino) -> VfsResult<(OpenFile<R::Reader>, bool)> {
         Ok(match self.target(ino)? {
@@ -717,132 +425,11 @@ impl<R: Repository> Layout<R> {
     fn next_fh(&self) -> u64 {
         self.next_fh.fetch_add(1, Ordering::Relaxed)
     }
-
-    /// Re-reads the repository and makes the kernel forget what changed at the root.
-    fn reread(&self) -> VfsResult<()> {
-        let _one_at_a_time = lock(&self.refreshing);
-        self.repo.refresh().map_err(|e| self.fail(e, "refresh"))?;
-        let fresh = Arc::new(self.build_state());
-        let old = std::mem::replace(
-            &mut *self.state.write().unwrap_or_else(|p| p.into_inner()),
-            fresh.clone(),
-        );
-        tracing::info!(generations = fresh.generations.len(), "repository re-read");
-        if self.options.view == View::Versions {
-            self.pin_merged_root(&fresh);
-        }
-        let Some(invalidator) = self.invalidator.get().cloned() else {
-            return Ok(());
-        };
-        let gone: Vec<Vec<u8>> = old
-            .generations
-            .iter()
-            .filter(|g| {
-                fresh
-                    .find(g.generation.name.as_bytes())
-                    .is_none_or(|f| f.ino != g.ino)
-            })
-            .map(|g| {
-                g.generation
-                    .name
-                    .split('/')
-                    .next()
-                    .unwrap_or_default()
-                    .as_bytes()
-                    .to_vec()
-            })
-            .collect();
-        let groups: Vec<Ino> = lock(&self.groups).keys().copied().collect();
-        // The kernel takes the root's lock to invalidate; a request that holds it may be waiting for
-        // this very thread (one worker, or all of them busy), so invalidate from another thread and
-        // wait only a bounded time: the kernel caches the root for ROOT_TTL at most anyway.
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for name in gone {
-                invalidator.entry(ROOT_INO, &name);
-            }
-            for group in groups {
-                invalidator.inode(group);
-            }
-            invalidator.entry(ROOT_INO, LATEST_NAME);
-            invalidator.inode(LATEST_INO);
-            invalidator.inode(ROOT_INO);
-            let _ = done.send(());
-        });
-        let _ = finished.recv_timeout(INVALIDATION_WAIT);
-        Ok(())
-    }
-}
-
-/// `user.genmount.{id,time,host,paths,tags}` of a generation, for scripts and file managers.
-fn generation_xattrs(generation: &Generation) -> crate::repo::Xattrs {
-    let mut out = vec![
-        (
-            b"user.genmount.id".to_vec(),
-            generation.id.clone().into_bytes(),
-        ),
-        (
-            b"user.genmount.time".to_vec(),
-            generation.end.to_rfc3339().into_bytes(),
-        ),
-    ];
-    if let Some(host) = &generation.host {
-        out.push((b"user.genmount.host".to_vec(), host.clone().into_bytes()));
-    }
-    if !generation.paths.is_empty() {
-        out.push((
-            b"user.genmount.paths".to_vec(),
-            generation.paths.join("\n").into_bytes(),
-        ));
-    }
-    if !generation.tags.is_empty() {
-        out.push((
-            b"user.genmount.tags".to_vec(),
-            generation.tags.join(",").into_bytes(),
-        ));
-    }
-    out
 }
 
 /// An xattr name the kernel can take: not empty, no NUL (it separates names in a list), ≤ 255 bytes.
 fn valid_xattr_name(name: &[u8]) -> bool {
     !name.is_empty() && name.len() <= names::NAME_MAX && !name.contains(&0)
-}
-
-/// What follows `prefix/` in a generation's name (all of it for the root's prefix "").
-fn under<'a>(prefix: &str, name: &'a str) -> Option<&'a str> {
-    if prefix.is_empty() {
-        return Some(name);
-    }
-    name.strip_prefix(prefix)?.strip_prefix('/')
-}
-
-fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}/{name}")
-    }
-}
-
-/// A generation's name: `/`-separated components that are plain names, the first not a name the
-/// root reserves.
-fn valid_generation_name(name: &[u8]) -> bool {
-    let mut parts = name.split(|&b| b == b'/');
-    let first_ok = parts
-        .next()
-        .is_some_and(|first| first != LATEST_NAME && first != PID_NAME && names::is_plain(first));
-    first_ok && name.split(|&b| b == b'/').all(names::is_plain)
-}
-
-fn fixed_child<H>(name: &[u8], kind: FileKind, ino: Ino) -> Child<H> {
-    Child {
-        name: name.to_vec(),
-        kind,
-        key: InoKey::child(ROOT_INO, name),
-        slot: None,
-        fixed: Some(ino),
-    }
 }
 
 fn now() -> Timestamp {
