@@ -145,6 +145,8 @@ pub struct Layout<R: Repository> {
     state: RwLock<Arc<State<R::Handle>>>,
     inodes: InodeTable<Inode<R::Handle>>,
     files: Mutex<HashMap<u64, Arc<OpenFile<R::Reader>>>>,
+    /// Listings of the versions view's merged directories.
+    listings: versions::Listings<R::Handle>,
     /// Readers of files read by inode (`NO_HANDLE`), dropped when the kernel forgets the inode.
     readers: quick_cache::sync::Cache<Ino, Arc<OpenFile<R::Reader>>>,
     dirs: Mutex<HashMap<u64, OpenDir<R::Handle>>>,
@@ -185,6 +187,7 @@ impl<R: Repository> Layout<R> {
             })),
             inodes: InodeTable::default(),
             files: Mutex::new(HashMap::new()),
+            listings: versions::Listings::new(),
             readers: quick_cache::sync::Cache::new(READERS_KEPT),
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
@@ -330,22 +333,27 @@ impl<R: Repository> Layout<R> {
 
     /// The entries of a merged directory of the versions view.
     fn merged_children(&self, ino: Ino, dir: &MergedDir<R::Handle>) -> Vec<Child<R::Handle>> {
-        versions::children(&self.repo, dir)
-            .into_iter()
-            .map(|(name, child)| {
-                let inode = match child {
-                    MergedChild::Dir(dir) => Inode::Merged(Arc::new(dir)),
-                    MergedChild::Versions(dir) => Inode::Versions(Arc::new(dir)),
-                };
-                Child {
-                    key: InoKey::child(ino, &name),
-                    kind: FileKind::Dir,
-                    slot: Some(inode),
-                    fixed: None,
-                    name,
-                }
+        self.listings
+            .children(&self.repo, dir)
+            .iter()
+            .map(|(name, child)| Child {
+                key: InoKey::child(ino, name),
+                kind: FileKind::Dir,
+                slot: Some(merged_inode(child)),
+                fixed: None,
+                name: name.clone(),
             })
             .collect()
+    }
+
+    /// Looks `name` up in a merged directory of the versions view.
+    fn lookup_merged(&self, ino: Ino, dir: &MergedDir<R::Handle>, name: &[u8]) -> VfsResult<Entry> {
+        let listing = self.listings.children(&self.repo, dir);
+        let (_, child) = listing
+            .iter()
+            .find(|(shown, _)| shown == name)
+            .ok_or(VfsError::NotFound)?;
+        Ok(self.remember_inode(InoKey::child(ino, name), merged_inode(child)))
     }
 
     /// The versions of one file, as entries of its versions directory.
@@ -432,6 +440,13 @@ fn valid_xattr_name(name: &[u8]) -> bool {
     !name.is_empty() && name.len() <= names::NAME_MAX && !name.contains(&0)
 }
 
+fn merged_inode<H>(child: &MergedChild<H>) -> Inode<H> {
+    match child {
+        MergedChild::Dir(dir) => Inode::Merged(dir.clone()),
+        MergedChild::Versions(dir) => Inode::Versions(dir.clone()),
+    }
+}
+
 fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
@@ -459,9 +474,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         let slot = match self.target(parent)? {
             Target::Root => return self.lookup_generation("", name),
             Target::Group(prefix) => return self.lookup_generation(&prefix, name),
-            Target::Merged(dir) => {
-                return self.lookup_listed(self.merged_children(parent, &dir), name);
-            }
+            Target::Merged(dir) => return self.lookup_merged(parent, &dir, name),
             Target::Versions(dir) => {
                 return self.lookup_listed(self.version_children(parent, &dir), name);
             }

@@ -598,3 +598,32 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
     );
     Ok(())
 }
+
+#[test]
+fn versions_view_looks_names_up_in_the_listing_it_kept_until_a_refresh() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for generation in ["g1", "g2"] {
+        std::fs::create_dir_all(dir.path().join(generation).join("docs"))?;
+        std::fs::write(dir.path().join(generation).join("docs/a.txt"), generation)?;
+    }
+    let options = LayoutOptions {
+        view: View::Versions,
+        ..Default::default()
+    };
+    let tree = layout(dir.path(), options)?;
+    assert_eq!(
+        names_of(&tree, walk(&tree, &["docs"])?.attr.ino, false)?,
+        [".", "..", "a.txt"]
+    );
+    // Generations never change, so a name that appears behind genmount's back is not looked for
+    // again in every generation: the merged listing kept from before answers.
+    std::fs::write(dir.path().join("g2/docs/late.txt"), b"late")?;
+    assert_eq!(
+        walk(&tree, &["docs", "late.txt"]).map(|_| ()),
+        Err(VfsError::NotFound)
+    );
+    tree.refresh()?;
+    let late = walk(&tree, &["docs", "late.txt", "g2.txt"])?;
+    assert_eq!(read_all(&tree, late.attr.ino)?, b"late");
+    Ok(())
+}

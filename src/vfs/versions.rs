@@ -3,6 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use quick_cache::sync::Cache;
 
 use super::Ino;
 use super::inodes::Slot;
@@ -14,6 +17,11 @@ use crate::repo::Repository;
 const CONFLICT_SUFFIX: &str = "~versions";
 /// Extensions longer than this are not extensions (`notes.2024-01-01_tuesday-draft`).
 const MAX_EXTENSION: usize = 16;
+/// Entries of merged listings kept for lookups, in all: a few KiB each at most.
+const LISTED_ENTRIES_KEPT: u64 = 20_000;
+
+/// Tells merged directories apart, so that a refresh's new ones never find an old listing.
+static NEXT_MERGED: AtomicU64 = AtomicU64::new(1);
 
 /// One place in one generation: which generation, its name, and the node there.
 #[derive(Debug, Clone)]
@@ -26,6 +34,7 @@ pub struct Source<H> {
 /// A directory of the merged tree: the same path in every generation that has a directory there.
 #[derive(Debug)]
 pub struct MergedDir<H> {
+    id: u64,
     /// The newest generation's directory metadata.
     pub meta: Meta,
     /// Oldest first.
@@ -41,16 +50,74 @@ pub struct VersionsDir<H> {
 }
 
 /// An entry of a merged directory.
+#[derive(Debug)]
 pub enum MergedChild<H> {
-    Dir(MergedDir<H>),
-    Versions(VersionsDir<H>),
+    Dir(Arc<MergedDir<H>>),
+    Versions(Arc<VersionsDir<H>>),
 }
+
+impl<H> Clone for MergedChild<H> {
+    fn clone(&self) -> Self {
+        match self {
+            MergedChild::Dir(dir) => MergedChild::Dir(dir.clone()),
+            MergedChild::Versions(dir) => MergedChild::Versions(dir.clone()),
+        }
+    }
+}
+
+/// An entry of a merged directory and its name.
+type Entry<H> = (Vec<u8>, MergedChild<H>);
+
+/// The entries of a merged directory, by safe and unique name.
+pub type MergedListing<H> = Arc<[Entry<H>]>;
 
 impl<H> MergedDir<H> {
     /// The merged directory over `sources` (oldest first), dated and owned like the newest one.
     pub fn new(sources: Vec<Source<H>>) -> Option<MergedDir<H>> {
         let meta = sources.last()?.node.meta.clone();
-        Some(MergedDir { meta, sources })
+        let id = NEXT_MERGED.fetch_add(1, Ordering::Relaxed);
+        Some(MergedDir { id, meta, sources })
+    }
+}
+
+#[derive(Clone)]
+struct ByEntries;
+
+impl<H> quick_cache::Weighter<u64, MergedListing<H>> for ByEntries {
+    fn weight(&self, _id: &u64, listing: &MergedListing<H>) -> u64 {
+        listing.len() as u64 + 1
+    }
+}
+
+/// Merged listings recently worked out, bounded by their entries in all. A lookup in a merged
+/// directory would otherwise list and merge that directory of every generation again.
+pub struct Listings<H> {
+    kept: Cache<u64, MergedListing<H>, ByEntries>,
+}
+
+impl<H: Clone + Send + Sync + 'static> Listings<H> {
+    pub fn new() -> Listings<H> {
+        Listings {
+            kept: Cache::with_weighter(1024, LISTED_ENTRIES_KEPT, ByEntries),
+        }
+    }
+
+    /// The entries of `dir`, kept once every generation's directory could be listed: the trees of
+    /// generations never change, but a source that failed may list at the next try.
+    pub fn children<R: Repository<Handle = H>>(
+        &self,
+        repo: &R,
+        dir: &MergedDir<H>,
+    ) -> MergedListing<H> {
+        if let Some(listing) = self.kept.get(&dir.id) {
+            return listing;
+        }
+        let (listing, complete) = merge(repo, dir);
+        let listing: MergedListing<H> = listing.into();
+        if complete {
+            self.kept.insert(dir.id, listing.clone());
+        }
+        listing
     }
 }
 
@@ -60,12 +127,11 @@ struct Gathered<H> {
     others: Vec<Source<H>>,
 }
 
-/// The entries of `dir`, by safe and unique name. A source that cannot be listed is logged and
-/// left out, so that one damaged generation does not hide the others.
-pub fn children<R: Repository>(
-    repo: &R,
-    dir: &MergedDir<R::Handle>,
-) -> Vec<(Vec<u8>, MergedChild<R::Handle>)> {
+/// The entries of `dir`, by safe and unique name, and whether every source could be listed. A
+/// source that cannot be listed is logged and left out, so that one damaged generation does not
+/// hide the others.
+fn merge<R: Repository>(repo: &R, dir: &MergedDir<R::Handle>) -> (Vec<Entry<R::Handle>>, bool) {
+    let mut complete = true;
     let mut by_name: BTreeMap<Vec<u8>, Gathered<R::Handle>> = BTreeMap::new();
     let mut listed_trees = HashSet::new();
     for source in &dir.sources {
@@ -79,6 +145,7 @@ pub fn children<R: Repository>(
             Ok(listing) => names::safe_listing(listing, "versions"),
             Err(err) => {
                 tracing::warn!(generation = %source.generation_name, "directory left out of the versions view: {err}");
+                complete = false;
                 continue;
             }
         };
@@ -103,17 +170,17 @@ pub fn children<R: Repository>(
     for (name, gathered) in by_name {
         let conflict = !gathered.dirs.is_empty();
         if let Some(merged) = MergedDir::new(gathered.dirs) {
-            out.push((name.clone(), MergedChild::Dir(merged)));
+            out.push((name.clone(), MergedChild::Dir(Arc::new(merged))));
         }
         if let Some(versions) = versions_dir(repo, &name, gathered.others) {
             let mut shown = name;
             if conflict {
                 shown.extend_from_slice(CONFLICT_SUFFIX.as_bytes());
             }
-            out.push((shown, MergedChild::Versions(versions)));
+            out.push((shown, MergedChild::Versions(Arc::new(versions))));
         }
     }
-    names::safe_listing(out, "versions")
+    (names::safe_listing(out, "versions"), complete)
 }
 
 /// The distinct versions of the file `name` among `sources` (oldest first): each version is shown
