@@ -182,4 +182,27 @@ pub(crate) mod tests {
         }
         assert_eq!(blob_key.open_in_place(&mut [0u8; 31]), None);
     }
+
+    #[test]
+    fn the_counter_carries_into_its_upper_half_as_gos_does() {
+        let blob_key = BlobKey::new(&key()).unwrap_or_else(|| panic!("blob key"));
+        let mut nonce = [0x01u8; 16];
+        nonce[8..].fill(0xff);
+        // Go's CTR (restic) counts with all 128 bits: the block after ..01 ff..ff is ..02 00..00.
+        let aes = Aes256::new_from_slice(&blob_key.encrypt).unwrap_or_else(|_| panic!("aes"));
+        let plain = [0x5au8; 48];
+        let mut sealed = nonce.to_vec();
+        for (i, chunk) in plain.chunks(16).enumerate() {
+            let counter = u128::from_be_bytes(nonce).wrapping_add(i as u128);
+            let mut block = GenericArray::from(counter.to_be_bytes());
+            aes.encrypt_block(&mut block);
+            sealed.extend(chunk.iter().zip(block).map(|(p, k)| p ^ k));
+        }
+        let tag = blob_key
+            .mac(GenericArray::from_slice(&nonce))
+            .compute_unpadded(&sealed[16..]);
+        sealed.extend_from_slice(&tag);
+        let range = blob_key.open_in_place(&mut sealed);
+        assert_eq!(range.map(|r| sealed[r].to_vec()), Some(plain.to_vec()));
+    }
 }
