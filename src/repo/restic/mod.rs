@@ -351,14 +351,25 @@ impl ResticRepo {
             }
         };
         let mut counts = vec![None; ids.len()];
-        std::thread::scope(|scope| {
-            let counters: Vec<_> = (0..threads).map(|_| scope.spawn(count_some)).collect();
-            for counter in counters {
-                for (at, count) in counter.join().unwrap_or_default() {
-                    if let Some(slot) = counts.get_mut(at) {
-                        *slot = count;
-                    }
+        let mut keep = |found: Vec<(usize, Option<u32>)>| {
+            for (at, count) in found {
+                if let Some(slot) = counts.get_mut(at) {
+                    *slot = count;
                 }
+            }
+        };
+        std::thread::scope(|scope| {
+            // This thread counts too, so that all gets counted even if no helper can be started.
+            let helpers: Vec<_> = (1..threads)
+                .filter_map(|_| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, count_some)
+                        .ok()
+                })
+                .collect();
+            keep(count_some());
+            for helper in helpers {
+                keep(helper.join().unwrap_or_default());
             }
         });
         counts

@@ -191,7 +191,7 @@ impl<R: Repository> Layout<R> {
         // this very thread (one worker, or all of them busy), so invalidate from another thread and
         // wait only a bounded time: the kernel caches the root for ROOT_TTL at most anyway.
         let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let invalidating = std::thread::Builder::new().spawn(move || {
             for name in gone {
                 invalidator.entry(ROOT_INO, &name);
             }
@@ -203,7 +203,15 @@ impl<R: Repository> Layout<R> {
             invalidator.inode(ROOT_INO);
             let _ = done.send(());
         });
-        let _ = finished.recv_timeout(INVALIDATION_WAIT);
+        match invalidating {
+            Ok(_) => {
+                let _ = finished.recv_timeout(INVALIDATION_WAIT);
+            }
+            Err(err) => tracing::warn!(
+                "cannot start a thread to refresh the kernel's view ({err}); the root shows the \
+                 new generations within a second anyway"
+            ),
+        }
         Ok(())
     }
 
