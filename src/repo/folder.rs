@@ -1,6 +1,7 @@
 //! The snapshot-folder backend: a directory whose subdirectories are generations (rsnapshot's
 //! `daily.0`, btrfs/ZFS snapshot directories, date-named copies), read in place and never written.
 
+use bytes::Bytes;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -190,12 +191,12 @@ impl Repository for FolderRepo {
         localfs::open_nofollow(&file.handle).map_err(|err| io_error(&file.handle, err))
     }
 
-    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError> {
+    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
         let mut buf = vec![0; size as usize];
         let n = localfs::read_full_at(file, &mut buf, offset)
             .map_err(|err| RepoError::io("read", err))?;
         buf.truncate(n);
-        Ok(buf)
+        Ok(Bytes::from(buf))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod folder;
 mod localfs;
 pub mod restic;
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 use crate::error::RepoError;
@@ -98,5 +99,5 @@ pub trait Repository: Send + Sync + 'static {
     fn close(&self) {}
 
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
-    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError>;
+    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError>;
 }

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+
 use super::inodes::{InoKey, InodeTable, Slot};
 use super::usage::{Memo, Usage, measure};
 use super::versions::{self, MergedChild, MergedDir, VersionsDir};
@@ -553,7 +555,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         })
     }
 
-    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>> {
+    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {
         let file = if fh == NO_HANDLE {
             self.file_by_inode(ino)?
         } else {
@@ -569,7 +571,7 @@ impl<R: Repository> VfsTree for Layout<R> {
                     .unwrap_or(usize::MAX)
                     .min(text.len());
                 let end = start.saturating_add(size as usize).min(text.len());
-                Ok(text[start..end].to_vec())
+                Ok(Bytes::copy_from_slice(&text[start..end]))
             }
             OpenFile::Data(reader) => self
                 .repo

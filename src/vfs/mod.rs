@@ -10,6 +10,7 @@ mod tests;
 mod usage;
 mod versions;
 
+use bytes::Bytes;
 use std::time::Duration;
 
 pub use genspec::GenerationSpec;
@@ -140,7 +141,8 @@ pub trait VfsTree: Send + Sync + 'static {
     fn readlink(&self, ino: Ino) -> VfsResult<Vec<u8>>;
     fn open(&self, ino: Ino, mode: OpenMode) -> VfsResult<Opened>;
     /// Reads through an open handle, or by inode when `fh` is `NO_HANDLE`.
-    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Vec<u8>>;
+    /// The bytes may be a slice of a cached blob: nothing is copied that need not be.
+    fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes>;
     /// Called at every close(2) of a descriptor; synchronous with it.
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()>;
     fn release(&self, ino: Ino, fh: u64) -> VfsResult<()>;

@@ -48,7 +48,7 @@ fn read_all<T: VfsTree>(tree: &T, ino: Ino) -> VfsResult<Vec<u8>> {
     let data = tree.read(ino, opened.fh, 0, 1 << 20)?;
     tree.flush(ino, opened.fh)?;
     tree.release(ino, opened.fh)?;
-    Ok(data)
+    Ok(data.to_vec())
 }
 
 fn walk<T: VfsTree>(tree: &T, path: &[&str]) -> VfsResult<Entry> {
@@ -442,8 +442,8 @@ impl Repository for NamedGenerations {
         _file: &(),
         _offset: u64,
         _size: u32,
-    ) -> Result<Vec<u8>, crate::error::RepoError> {
-        Ok(Vec::new())
+    ) -> Result<bytes::Bytes, crate::error::RepoError> {
+        Ok(bytes::Bytes::new())
     }
 }
 

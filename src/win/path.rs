@@ -120,7 +120,7 @@ mod tests {
             let data = tree.read(resolved.entry.attr.ino, opened.fh, 0, 100)?;
             tree.release(resolved.entry.attr.ino, opened.fh)?;
             release(&tree, &resolved);
-            Ok(data)
+            Ok(data.to_vec())
         };
         assert_eq!(read("\\2026-01-01\\docs\\README")?, b"upper");
         assert_eq!(read("\\2026-01-01\\DOCS\\Readme (2)")?, b"mixed");

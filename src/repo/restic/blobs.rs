@@ -94,17 +94,18 @@ impl FileBlobs {
             .map(|(blob, start)| (*start, blob))
     }
 
-    /// Bytes `offset..offset + len` (fewer at the end of the content). A blob that cannot be read
-    /// goes to `lost`, which either fails the read or says what to serve instead.
+    /// Bytes `offset..offset + len` (fewer at the end of the content): a slice of the cached blob
+    /// when one blob holds them all, else a copy of the pieces. A blob that cannot be read goes to
+    /// `lost`, which either fails the read or says what to serve instead.
     pub fn read(
         &self,
         store: &BlobStore,
         offset: u64,
         len: u64,
         lost: &dyn Fn(&BlobRef, RepoError) -> Result<Bytes, RepoError>,
-    ) -> Result<Vec<u8>, RepoError> {
-        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    ) -> Result<Bytes, RepoError> {
         let end = offset.saturating_add(len);
+        let mut pieces = Vec::new();
         for (start, blob) in self.covering(offset, len) {
             let data = match store.blob(blob) {
                 Ok(data) => data,
@@ -113,12 +114,14 @@ impl FileBlobs {
             let from = usize::try_from(offset.max(start) - start).unwrap_or(usize::MAX);
             let to = usize::try_from(end - start).unwrap_or(usize::MAX);
             let to = to.min(data.len());
-            if from >= to {
-                continue;
+            if from < to {
+                pieces.push(data.slice(from..to));
             }
-            out.extend_from_slice(&data[from..to]);
         }
-        Ok(out)
+        if pieces.len() <= 1 {
+            return Ok(pieces.pop().unwrap_or_default());
+        }
+        Ok(Bytes::from(pieces.concat()))
     }
 }
 

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bytes::Bytes;
 use quick_cache::sync::Cache;
 use rustic_backend::BackendOptions;
 use rustic_core::repofile::{IndexId, Node as ResticNode, SnapshotFile};
@@ -593,9 +594,9 @@ impl Repository for ResticRepo {
         drop(lock);
     }
 
-    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Vec<u8>, RepoError> {
+    fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
         if offset >= file.size {
-            return Ok(Vec::new());
+            return Ok(Bytes::new());
         }
         let length = u64::from(size).min(file.size - offset);
         let ahead = file
