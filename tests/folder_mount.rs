@@ -356,6 +356,29 @@ fn statfs_counts_what_is_shown_and_is_read_only() -> TestResult {
 }
 
 #[test]
+fn mounting_as_root_widens_the_kernels_read_ahead_to_a_mebibyte() -> TestResult {
+    let dir = three_generations(0)?;
+    let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    let _mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    let dev = std::fs::metadata(&mnt)?.dev();
+    let knob = format!(
+        "/sys/class/bdi/{}:{}/read_ahead_kb",
+        libc::major(dev),
+        libc::minor(dev)
+    );
+    // The mount is visible before genmount has set the window: wait for it (these tests run as
+    // root, as CI does; for other users the kernel's default would stay).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut window = std::fs::read_to_string(&knob)?;
+    while window.trim() != "1024" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        window = std::fs::read_to_string(&knob)?;
+    }
+    assert_eq!(window.trim(), "1024", "{knob}");
+    Ok(())
+}
+
+#[test]
 fn sigterm_and_sigint_unmount_and_exit_zero() -> TestResult {
     let dir = three_generations(0)?;
     let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
