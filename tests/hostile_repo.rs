@@ -17,43 +17,25 @@ use restic_writer::{RepoWriter, TreeBuilder, blob_id};
 
 const PASSWORD: &str = "hostile horse";
 
-/// A repository made by the real `restic init`, a mountpoint and a cache in one temporary folder.
-struct Fixture {
-    dir: tempfile::TempDir,
+/// An initialised repository whose blobs, trees and snapshots the tests write byte by byte.
+struct Fixture(ResticDir);
+
+impl std::ops::Deref for Fixture {
+    type Target = ResticDir;
+    fn deref(&self) -> &ResticDir {
+        &self.0
+    }
 }
 
 impl Fixture {
     fn new() -> Result<Fixture, Box<dyn std::error::Error>> {
-        let fixture = Fixture {
-            dir: tempfile::tempdir()?,
-        };
-        std::fs::write(fixture.password(), format!("{PASSWORD}\n"))?;
-        std::fs::create_dir(fixture.mnt())?;
-        restic(
-            &fixture.repo(),
-            &fixture.password(),
-            fixture.dir.path(),
-            &["init"],
-        );
-        Ok(fixture)
-    }
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-    fn password(&self) -> PathBuf {
-        self.dir.path().join("password")
-    }
-    fn mnt(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-    fn cache(&self) -> PathBuf {
-        self.dir.path().join("cache")
+        Ok(Fixture(ResticDir::init(PASSWORD)?))
     }
     fn writer(&self) -> Result<RepoWriter, Box<dyn std::error::Error>> {
         RepoWriter::open(&self.repo(), PASSWORD)
     }
     fn mount(&self) -> Mount {
-        let (repo, mnt, password, cache) = (self.repo(), self.mnt(), self.password(), self.cache());
+        let [repo, mnt, password, cache] = self.paths();
         Mount::start(
             &restic_args(repo.as_os_str(), &mnt, &password, &cache),
             &mnt,
@@ -606,12 +588,7 @@ fn an_unreadable_repository_gives_eio_and_reads_again_once_readable() -> TestRes
     // Root bypasses permission bits, so genmount runs as root without CAP_DAC_OVERRIDE and
     // CAP_DAC_READ_SEARCH: the repository's modes bind it as they bind any user. (Not as nobody:
     // where /dev/fuse is 0600, fuser's direct mount fails for users and never tries fusermount3.)
-    let (repo, mnt, password, cache) = (
-        fixture.repo(),
-        fixture.mnt(),
-        fixture.password(),
-        fixture.cache(),
-    );
+    let [repo, mnt, password, cache] = fixture.paths();
     let log = fixture.dir.path().join("genmount.log");
     let no_bypass = "-dac_override,-dac_read_search";
     let child = std::process::Command::new("setpriv")

@@ -9,23 +9,31 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+/// A repository that the real `restic` backs up `src/` into, with what `src/` held at each backup.
 struct Fixture {
-    dir: tempfile::TempDir,
+    restic: ResticDir,
     captured: Vec<BTreeMap<PathBuf, Captured>>,
 }
 
+impl std::ops::Deref for Fixture {
+    type Target = ResticDir;
+    fn deref(&self) -> &ResticDir {
+        &self.restic
+    }
+}
+
 impl Fixture {
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
+    /// An initialised repository and an empty `src/`.
+    fn init(password: &str) -> Result<Fixture, Box<dyn std::error::Error>> {
+        let fixture = Fixture {
+            restic: ResticDir::init(password)?,
+            captured: Vec::new(),
+        };
+        std::fs::create_dir(fixture.src())?;
+        Ok(fixture)
     }
     fn src(&self) -> PathBuf {
         self.dir.path().join("src")
-    }
-    fn password(&self) -> PathBuf {
-        self.dir.path().join("password")
-    }
-    fn mnt(&self) -> PathBuf {
-        self.dir.path().join("mnt")
     }
     fn backup(&mut self) {
         // Generations are named by the second they were made in: keep snapshots a second apart so
@@ -47,32 +55,11 @@ impl Fixture {
         args.extend(extra.iter().map(OsStr::new));
         args
     }
-    fn paths(&self) -> [PathBuf; 4] {
-        [
-            self.repo(),
-            self.mnt(),
-            self.password(),
-            self.dir.path().join("cache"),
-        ]
-    }
 }
 
 /// Two snapshots of an edge-case tree that differ, with `bulk` small files besides.
 fn two_snapshots(bulk: usize) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut fixture = Fixture {
-        dir,
-        captured: Vec::new(),
-    };
-    std::fs::write(fixture.password(), b"correct horse\n").expect("password");
-    std::fs::create_dir(fixture.src()).expect("src");
-    std::fs::create_dir(fixture.mnt()).expect("mnt");
-    restic(
-        &fixture.repo(),
-        &fixture.password(),
-        fixture.dir.path(),
-        &["init"],
-    );
+    let mut fixture = Fixture::init("correct horse").expect("repository");
     build_edge_tree(&fixture.src(), 0);
     // restic does not back up sockets.
     std::fs::remove_file(fixture.src().join("socket")).expect("remove socket");
@@ -305,11 +292,7 @@ fn a_rest_repository_served_by_rclone_mounts_and_reads() -> TestResult {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let location = format!("rest:http://127.0.0.1:{port}/repo/");
-    let (mnt, password, cache) = (
-        fixture.mnt(),
-        fixture.password(),
-        fixture.dir.path().join("cache"),
-    );
+    let (mnt, password, cache) = (fixture.mnt(), fixture.password(), fixture.cache());
     let args = restic_args(OsStr::new(&location), &mnt, &password, &cache);
     let result = std::panic::catch_unwind(|| {
         let _mount = Mount::start(&args, &mnt);
@@ -488,19 +471,7 @@ fn pack_files(repo: &Path) -> std::collections::BTreeSet<PathBuf> {
 /// Two snapshots: `healthy` in the first, `doomed` added in the second; returns the data pack that
 /// holds only `doomed`'s blobs.
 fn doomed_fixture() -> Result<(Fixture, PathBuf), Box<dyn std::error::Error>> {
-    let mut fixture = Fixture {
-        dir: tempfile::tempdir()?,
-        captured: Vec::new(),
-    };
-    std::fs::write(fixture.password(), b"pw\n")?;
-    std::fs::create_dir(fixture.src())?;
-    std::fs::create_dir(fixture.mnt())?;
-    restic(
-        &fixture.repo(),
-        &fixture.password(),
-        fixture.dir.path(),
-        &["init"],
-    );
+    let mut fixture = Fixture::init("pw")?;
     std::fs::write(fixture.src().join("healthy"), pseudo_random(2 << 20, 1))?;
     fixture.backup();
     let before = pack_files(&fixture.repo());

@@ -566,6 +566,45 @@ pub fn restic(repo: &Path, password_file: &Path, cwd: &Path, args: &[&str]) -> S
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A repository made by the real `restic init`, its password file, a mountpoint and a cache, in
+/// one temporary folder.
+pub struct ResticDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl ResticDir {
+    pub fn init(password: &str) -> Result<ResticDir, Box<dyn std::error::Error>> {
+        let restic_dir = ResticDir {
+            dir: tempfile::tempdir()?,
+        };
+        std::fs::write(restic_dir.password(), format!("{password}\n"))?;
+        std::fs::create_dir(restic_dir.mnt())?;
+        restic(
+            &restic_dir.repo(),
+            &restic_dir.password(),
+            restic_dir.dir.path(),
+            &["init"],
+        );
+        Ok(restic_dir)
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    pub fn password(&self) -> PathBuf {
+        self.dir.path().join("password")
+    }
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+    /// Repository, mountpoint, password file and cache, in the order `restic_args` takes them.
+    pub fn paths(&self) -> [PathBuf; 4] {
+        [self.repo(), self.mnt(), self.password(), self.cache()]
+    }
+}
+
 /// A sparse file (a hole, then data) and a file of one block repeated, as backups meet them.
 pub fn add_big_files(root: &Path) {
     let sparse = std::fs::File::create(root.join("sparse")).expect("create");
