@@ -21,8 +21,23 @@ cfg_if::cfg_if! {
             unsafe { (libc::geteuid(), libc::getegid()) }
         }
     } else if #[cfg(windows)] {
-        mod winfsp;
-        pub use winfsp::mount;
+        cfg_if::cfg_if! {
+            if #[cfg(target_env = "msvc")] {
+                mod winfsp;
+                pub use winfsp::mount;
+            } else {
+                /// winfsp-sys builds only for MSVC: a `windows-gnu` build (CI runs its tests under
+                /// wine) lists generations but cannot mount.
+                pub fn mount<T: crate::vfs::VfsTree>(
+                    _tree: T,
+                    _request: &crate::session::MountRequest,
+                ) -> Result<(), crate::error::OpenError> {
+                    Err(crate::error::OpenError::Other(
+                        "this build of genmount has no WinFsp adapter (it needs an MSVC build)".into(),
+                    ))
+                }
+            }
+        }
 
         /// Windows has no fork: run genmount as a service (or with `start /b`) instead.
         pub struct Daemon;

@@ -16,6 +16,7 @@ use crate::error::{OpenError, VfsError};
 use crate::platform::ntstatus::ntstatus;
 use crate::session::MountRequest;
 use crate::vfs::{Entry, OpenMode, ROOT_INO, VfsTree};
+use crate::win::dircache::{DEFAULT_CAPACITY, DirCache};
 use crate::win::mountpoint::{WinTarget, choose};
 use crate::win::{info, path, reparse};
 
@@ -27,9 +28,11 @@ fn fail(err: VfsError) -> FspError {
     FspError::NTSTATUS(ntstatus(err) as i32)
 }
 
-/// The tree served to WinFsp, with the one security descriptor every file has.
+/// The tree served to WinFsp, the directories kept for it, and the one security descriptor every
+/// file has.
 struct WinFs<T: VfsTree> {
     tree: Arc<T>,
+    dirs: Arc<DirCache>,
     security: Vec<u8>,
     volname: String,
     hide_dot_files: bool,
@@ -102,7 +105,7 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
         security_descriptor: Option<&mut [c_void]>,
         reparse_point_resolver: impl FnOnce(&U16CStr) -> Option<FileSecurity>,
     ) -> winfsp::Result<FileSecurity> {
-        let resolved = match path::resolve(&*self.tree, &file_name.to_string_lossy()) {
+        let resolved = match path::resolve(&*self.tree, &self.dirs, &file_name.to_string_lossy()) {
             Ok(resolved) => resolved,
             Err(err) => return reparse_point_resolver(file_name).ok_or_else(|| fail(err)),
         };
@@ -130,7 +133,8 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
         file_info: &mut OpenFileInfo,
     ) -> winfsp::Result<Handle> {
         let _span = tracing::debug_span!("open", name = %file_name.to_string_lossy()).entered();
-        let resolved = path::resolve(&*self.tree, &file_name.to_string_lossy()).map_err(fail)?;
+        let resolved = path::resolve(&*self.tree, &self.dirs, &file_name.to_string_lossy())
+            .map_err(fail)?;
         let fh = match resolved.entry.attr.meta.kind {
             crate::meta::FileKind::File => {
                 match self.tree.open(resolved.entry.attr.ino, OpenMode::default()) {
@@ -224,23 +228,23 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
                     lock.write(&mut dir_info)?;
                 }
             }
-            for child in path::list(&*self.tree, ino).map_err(fail)? {
-                let Ok(entry) = self.tree.lookup(ino, &child.raw) else {
-                    continue;
-                };
+            let dir = self
+                .dirs
+                .get(&*self.tree, &context.resolved.entry)
+                .map_err(fail)?;
+            for child in &dir.children {
                 dir_info.reset();
-                if dir_info.set_name(child.shown.as_str()).is_ok() {
+                if dir_info.set_name(child.name.shown.as_str()).is_ok() {
                     fill(
                         dir_info.file_info_mut(),
-                        &entry,
-                        &child.raw,
+                        &child.entry,
+                        &child.name.raw,
                         self.hide_dot_files,
                     );
                     lock.write(&mut dir_info)?;
                 } else {
-                    tracing::warn!(name = %child.shown, "name longer than Windows allows; not listed");
+                    tracing::warn!(name = %child.name.shown, "name longer than Windows allows; not listed");
                 }
-                self.tree.forget(entry.attr.ino, 1);
             }
         }
         Ok(context.dir.read(marker, buffer))
@@ -260,7 +264,8 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
         _is_directory: bool,
         buffer: &mut [u8],
     ) -> winfsp::Result<u64> {
-        let resolved = path::resolve(&*self.tree, &file_name.to_string_lossy()).map_err(fail)?;
+        let resolved = path::resolve(&*self.tree, &self.dirs, &file_name.to_string_lossy())
+            .map_err(fail)?;
         let data = self.reparse_data(&resolved);
         path::release(&*self.tree, &resolved);
         copy_out(&data?, buffer)
@@ -337,8 +342,11 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
         ))
     })?;
     let tree = Arc::new(tree);
+    let dirs = DirCache::new(DEFAULT_CAPACITY);
+    tree.set_invalidator(dirs.invalidator());
     let fs = WinFs {
         tree: tree.clone(),
+        dirs,
         security: security_descriptor()?,
         volname: request.volname.clone(),
         hide_dot_files: request.hide_dot_files,

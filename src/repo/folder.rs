@@ -68,13 +68,14 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
             tracing::warn!(name = ?entry.file_name(), "generation directory with a non-UTF-8 name skipped");
             continue;
         };
-        let md = match entry.path().symlink_metadata() {
+        let path = entry.path();
+        let md = match path.symlink_metadata() {
             Ok(md) if md.is_dir() => md,
             _ => continue,
         };
-        let meta = localfs::meta_of(&md);
+        let meta = localfs::meta_of(&path, &md);
         let generation = Generation {
-            id: format!("{name}@{}", localfs::identity(&md)),
+            id: format!("{name}@{}", localfs::identity(&path, &md)),
             checkpoint: is_unfinished(&name),
             start: None,
             end: meta.mtime,
@@ -117,7 +118,7 @@ fn node_at(path: PathBuf) -> Result<Node<Arc<Path>>, RepoError> {
         .symlink_metadata()
         .map_err(|err| io_error(&path, err))?;
     Ok(Node {
-        meta: localfs::meta_of(&md),
+        meta: localfs::meta_of(&path, &md),
         handle: path.into(),
     })
 }
@@ -168,10 +169,11 @@ impl Repository for FolderRepo {
     }
 
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
-        if !names::is_plain(name) {
+        let os_name = localfs::name_from_bytes(name).filter(|_| names::is_plain(name));
+        let Some(os_name) = os_name else {
             return Err(RepoError::NotFound);
-        }
-        node_at(dir.join(localfs::name_from_bytes(name)))
+        };
+        node_at(dir.join(os_name))
     }
 
     fn readlink(&self, link: &Self::Handle) -> Result<Vec<u8>, RepoError> {

@@ -1,6 +1,9 @@
-//! Metadata, xattrs and positioned reads of local files, for the snapshot-folder backend.
-//! The one place in `src/` that uses std's per-OS extensions; every other module sees only `Meta`.
+//! Metadata, names, xattrs and positioned reads of local files, for the snapshot-folder backend.
+//! The one place in `src/` that uses std's per-OS extensions; every other module sees only `Meta`
+//! and names as bytes.
 
+use std::borrow::Cow;
+use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;
@@ -11,8 +14,8 @@ cfg_if::cfg_if! {
     if #[cfg(unix)] {
         use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 
-        /// A node's metadata exactly as `lstat` gives it.
-        pub fn meta_of(md: &Metadata) -> Meta {
+        /// A node's metadata exactly as `lstat` gives it (`path` is where `md` came from).
+        pub fn meta_of(_path: &Path, md: &Metadata) -> Meta {
             let kind = FileKind::from_mode(md.mode()).unwrap_or_else(|| kind_of(md));
             Meta {
                 kind,
@@ -31,7 +34,7 @@ cfg_if::cfg_if! {
         }
 
         /// An identity of a directory that changes when another directory takes its name.
-        pub fn identity(md: &Metadata) -> String {
+        pub fn identity(_path: &Path, md: &Metadata) -> String {
             format!("{}:{}", md.dev(), md.ino())
         }
 
@@ -61,14 +64,16 @@ cfg_if::cfg_if! {
             file.read_at(buf, offset)
         }
 
-        pub fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
+        /// A file name as the bytes the OS stores.
+        pub fn name_bytes(name: &OsStr) -> Vec<u8> {
             use std::os::unix::ffi::OsStrExt;
             name.as_bytes().to_vec()
         }
 
-        pub fn name_from_bytes(name: &[u8]) -> &std::ffi::OsStr {
+        /// The file name that `name_bytes` made `name` from.
+        pub fn name_from_bytes(name: &[u8]) -> Option<Cow<'_, OsStr>> {
             use std::os::unix::ffi::OsStrExt;
-            std::ffi::OsStr::from_bytes(name)
+            Some(Cow::Borrowed(OsStr::from_bytes(name)))
         }
 
         pub fn xattrs(path: &Path) -> io::Result<super::Xattrs> {
@@ -96,8 +101,17 @@ cfg_if::cfg_if! {
             }
         }
     } else {
-        /// A node's metadata as far as the OS tells it without POSIX fields.
-        pub fn meta_of(md: &Metadata) -> Meta {
+        use std::os::windows::fs::{FileExt, OpenOptionsExt};
+        use std::os::windows::io::AsRawHandle;
+        use windows::Win32::Foundation::HANDLE;
+        use windows::Win32::Storage::FileSystem::{
+            BY_HANDLE_FILE_INFORMATION, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
+            GetFileInformationByHandle,
+        };
+
+        /// A node's metadata as far as Windows tells it without POSIX fields; hardlinks are told
+        /// apart by the file index, Windows's inode number.
+        pub fn meta_of(path: &Path, md: &Metadata) -> Meta {
             let time = |t: io::Result<std::time::SystemTime>| {
                 t.map(Timestamp::from_system_time).unwrap_or_default()
             };
@@ -106,11 +120,38 @@ cfg_if::cfg_if! {
             let mut meta = Meta::synthetic(kind, perm, md.len(), time(md.modified()));
             meta.atime = time(md.accessed());
             meta.ctime = time(md.created());
+            if kind != FileKind::Dir
+                && let Some((id, links)) = file_identity(path)
+            {
+                meta.nlink = links.max(1);
+                meta.link_id = (links > 1).then_some(id);
+            }
             meta
         }
 
-        pub fn identity(md: &Metadata) -> String {
-            format!("{:?}", md.created().ok())
+        /// An identity of a directory that changes when another directory takes its name.
+        pub fn identity(path: &Path, md: &Metadata) -> String {
+            match file_identity(path) {
+                Some(((volume, index), _)) => format!("{volume:x}:{index:x}"),
+                None => format!("{:?}", md.created().ok()),
+            }
+        }
+
+        /// The volume serial number and file index of `path` (not following a reparse point), and
+        /// its number of links.
+        fn file_identity(path: &Path) -> Option<((u64, u64), u32)> {
+            let flags = FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT;
+            // No access rights: enough to ask about the file, and never refused by a sharing mode.
+            let file = std::fs::OpenOptions::new()
+                .access_mode(0)
+                .custom_flags(flags.0)
+                .open(path)
+                .ok()?;
+            let mut info = BY_HANDLE_FILE_INFORMATION::default();
+            // SAFETY: the handle stays open for the call and `info` is a valid place to write.
+            unsafe { GetFileInformationByHandle(HANDLE(file.as_raw_handle()), &mut info) }.ok()?;
+            let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+            Some(((u64::from(info.dwVolumeSerialNumber), index), info.nNumberOfLinks))
         }
 
         pub fn open_nofollow(path: &Path) -> io::Result<File> {
@@ -118,16 +159,25 @@ cfg_if::cfg_if! {
         }
 
         pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-            use std::os::windows::fs::FileExt;
             file.seek_read(buf, offset)
         }
 
-        pub fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
-            name.to_string_lossy().into_owned().into_bytes()
+        /// A file name as bytes: WTF-8, so that a name that is not valid UTF-16 (NTFS allows
+        /// unpaired surrogates) still opens again.
+        pub fn name_bytes(name: &OsStr) -> Vec<u8> {
+            use std::os::windows::ffi::OsStrExt;
+            wtf8::encode(name.encode_wide())
         }
 
-        pub fn name_from_bytes(name: &[u8]) -> &std::ffi::OsStr {
-            std::str::from_utf8(name).map(std::ffi::OsStr::new).unwrap_or_default()
+        /// The file name that `name_bytes` made `name` from, if it made one.
+        pub fn name_from_bytes(name: &[u8]) -> Option<Cow<'_, OsStr>> {
+            use std::os::windows::ffi::OsStringExt;
+            // No NTFS name holds these: they would make a path, or name an alternate data stream.
+            if name.iter().any(|b| matches!(b, b'\\' | b'/' | b':' | 0)) {
+                return None;
+            }
+            let wide = wtf8::decode(name)?;
+            Some(Cow::Owned(std::ffi::OsString::from_wide(&wide)))
         }
 
         pub fn xattrs(_path: &Path) -> io::Result<super::Xattrs> {
@@ -158,4 +208,94 @@ pub fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usiz
         }
     }
     Ok(done)
+}
+
+/// WTF-8: UTF-8 extended to unpaired surrogates, so that any UTF-16 name (NTFS's) becomes bytes and
+/// back without loss. Valid UTF-16 gives plain UTF-8.
+#[cfg(any(windows, test))]
+mod wtf8 {
+    /// The bytes of a name given in UTF-16 code units.
+    pub fn encode(wide: impl IntoIterator<Item = u16>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for unit in char::decode_utf16(wide) {
+            match unit {
+                Ok(c) => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                Err(err) => {
+                    let s = err.unpaired_surrogate();
+                    out.extend_from_slice(&[
+                        0xE0 | (s >> 12) as u8,
+                        0x80 | ((s >> 6) & 0x3F) as u8,
+                        0x80 | (s & 0x3F) as u8,
+                    ]);
+                }
+            }
+        }
+        out
+    }
+
+    /// The UTF-16 code units `encode` made `bytes` from, or `None` for bytes it never makes
+    /// (invalid UTF-8, or a surrogate pair spelled as two surrogates, which would alias another name).
+    pub fn decode(bytes: &[u8]) -> Option<Vec<u16>> {
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        let mut after_lead = false;
+        loop {
+            let (valid, invalid) = match std::str::from_utf8(rest) {
+                Ok(all) => (all, &[][..]),
+                Err(err) => {
+                    let (valid, invalid) = rest.split_at(err.valid_up_to());
+                    (std::str::from_utf8(valid).ok()?, invalid)
+                }
+            };
+            if !valid.is_empty() {
+                after_lead = false;
+            }
+            out.extend(valid.encode_utf16());
+            match invalid {
+                [] => return Some(out),
+                [0xED, high @ 0xA0..=0xBF, low @ 0x80..=0xBF, tail @ ..] => {
+                    let unit = 0xD000 | (u16::from(high & 0x3F) << 6) | u16::from(low & 0x3F);
+                    let is_lead = unit < 0xDC00;
+                    if after_lead && !is_lead {
+                        return None;
+                    }
+                    after_lead = is_lead;
+                    out.push(unit);
+                    rest = tail;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wtf8;
+
+    #[test]
+    fn utf16_names_survive_the_round_trip_lone_surrogates_too() {
+        let names: [&[u16]; 5] = [
+            &[0x61, 0x62],
+            &[0xD83D, 0xDE00],
+            &[0x61, 0xD800, 0x62],
+            &[0xDC00, 0xD800],
+            &[0xD800],
+        ];
+        for wide in names {
+            let bytes = wtf8::encode(wide.iter().copied());
+            assert_eq!(wtf8::decode(&bytes).as_deref(), Some(wide), "{bytes:x?}");
+        }
+        assert_eq!(wtf8::encode("é😀".encode_utf16()), "é😀".as_bytes());
+        assert_eq!(wtf8::encode([0xD800]), [0xED, 0xA0, 0x80]);
+    }
+
+    #[test]
+    fn bytes_that_no_name_encodes_to_are_refused() {
+        assert_eq!(wtf8::decode(b"a\xffb"), None);
+        assert_eq!(wtf8::decode(&[0xED, 0xA0]), None);
+        // A pair spelled as two surrogates would open the same file as the 4-byte form.
+        assert_eq!(wtf8::decode(&[0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80]), None);
+        assert_eq!(wtf8::decode(b""), Some(Vec::new()));
+    }
 }

@@ -324,6 +324,8 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
     Ok(())
 }
 
+/// Snapshot folders carry xattrs on Unix only (`repo::localfs`).
+#[cfg(unix)]
 #[test]
 fn xattr_sizes_and_ranges() -> TestResult {
     let dir = make_repo(&["2026-01-01"])?;

@@ -1,6 +1,5 @@
 //! A directory as Windows sees it: names mapped by `names`, made unique without regard to case
-//! (`Readme` and `README` are one name on Windows), looked up case-insensitively, and listed from a
-//! marker so that a listing resumes where the last one stopped.
+//! (`Readme` and `README` are one name on Windows), and looked up case-insensitively.
 
 use std::collections::HashSet;
 
@@ -65,25 +64,6 @@ pub fn find<'a>(entries: &'a [WinEntry], name: &str) -> Option<&'a WinEntry> {
     })
 }
 
-/// Where a listing resumes: after the entry named `marker` (WinFsp passes the last name it got),
-/// or from the start.
-pub fn resume_index(entries: &[WinEntry], marker: Option<&str>) -> usize {
-    match marker {
-        None => 0,
-        Some(marker) => entries.iter().position(|e| e.shown == marker).map_or_else(
-            || {
-                // The marker vanished (a refresh): resume after where it would sort.
-                let folded = fold(marker);
-                entries
-                    .iter()
-                    .take_while(|e| fold(&e.shown) <= folded)
-                    .count()
-            },
-            |i| i + 1,
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,18 +118,5 @@ mod tests {
             Some(b"other".to_vec())
         );
         assert_eq!(find(&listing, "missing"), None);
-    }
-
-    #[test]
-    fn listings_resume_after_the_marker() {
-        let listing = windows_listing(&names(&["a", "b", "c", "d"]));
-        assert_eq!(resume_index(&listing, None), 0);
-        assert_eq!(resume_index(&listing, Some("b")), 2);
-        assert_eq!(resume_index(&listing, Some("d")), 4);
-        assert_eq!(
-            resume_index(&listing, Some("bb")),
-            2,
-            "a vanished marker resumes where it sorted"
-        );
     }
 }

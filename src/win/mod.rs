@@ -1,6 +1,8 @@
 //! What a Windows adapter needs, written and tested on any OS: names Windows cannot hold, case
-//! collisions, path resolution over `VfsTree`, FILETIME and attribute mapping, listing markers.
+//! collisions, directories kept per inode, path resolution over `VfsTree`, FILETIME and attribute
+//! mapping.
 
+pub mod dircache;
 pub mod info;
 pub mod listing;
 pub mod mountpoint;

@@ -1,10 +1,10 @@
 //! Path-based access over the inode-based `VfsTree`, as WinFsp needs it: `\gen\dir\file` resolved
 //! one component at a time through Windows listings, and symlink targets turned into Windows paths.
 
-use super::listing::{WinEntry, find, windows_listing};
+use super::dircache::DirCache;
 use super::names::to_windows;
 use crate::error::{VfsError, VfsResult};
-use crate::vfs::{Entry, Ino, ROOT_INO, VfsTree};
+use crate::vfs::{Entry, ROOT_INO, VfsTree};
 
 /// A node reached by a Windows path: its entry (one lookup is held on it until `release`) and
 /// its name in the backup.
@@ -14,34 +14,21 @@ pub struct Resolved {
     pub raw_name: Vec<u8>,
 }
 
-/// The directory `ino` as Windows lists it (without `.` and `..`).
-pub fn list<T: VfsTree>(tree: &T, ino: Ino) -> VfsResult<Vec<WinEntry>> {
-    let dir = tree.opendir(ino)?;
-    let mut raw = Vec::new();
-    let listed = tree.readdir(ino, dir.fh, 0, false, &mut |entry, _| {
-        if entry.name != b"." && entry.name != b".." {
-            raw.push(entry.name.clone());
-        }
-        true
-    });
-    tree.releasedir(ino, dir.fh)?;
-    listed?;
-    Ok(windows_listing(&raw))
-}
-
-/// Resolves a Windows path. Every lookup of a component on the way is forgotten again; the last
-/// one is held, and `release` must be called when the caller is done with it.
-pub fn resolve<T: VfsTree>(tree: &T, path: &str) -> VfsResult<Resolved> {
+/// Resolves a Windows path through the directories `dirs` keeps. Every lookup of a component on
+/// the way is forgotten again; the last one is held, and `release` must be called when the caller
+/// is done with it.
+pub fn resolve<T: VfsTree>(tree: &T, dirs: &DirCache, path: &str) -> VfsResult<Resolved> {
     let mut current = Resolved {
         entry: tree.getattr(ROOT_INO)?,
         raw_name: Vec::new(),
     };
     let mut held = false;
     for component in path.split(['\\', '/']).filter(|c| !c.is_empty()) {
-        let listing = list(tree, current.entry.attr.ino)?;
-        let found = find(&listing, component).ok_or(VfsError::NotFound);
-        let next =
-            found.and_then(|f| Ok((tree.lookup(current.entry.attr.ino, &f.raw)?, f.raw.clone())));
+        let next = dirs.get(tree, &current.entry).and_then(|dir| {
+            let child = dir.find(component).ok_or(VfsError::NotFound)?;
+            let raw = child.name.raw.clone();
+            Ok((tree.lookup(current.entry.attr.ino, &raw)?, raw))
+        });
         if held {
             tree.forget(current.entry.attr.ino, 1);
         }
@@ -90,6 +77,7 @@ mod tests {
     use super::*;
     use crate::repo::folder::FolderRepo;
     use crate::vfs::{Layout, LayoutOptions};
+    use crate::win::dircache::DEFAULT_CAPACITY;
 
     #[test]
     fn link_targets_become_windows_paths() {
@@ -114,8 +102,9 @@ mod tests {
         std::fs::write(generation.join("Docs/Readme"), b"mixed")?;
         std::fs::write(generation.join("Docs/a:b"), b"colon")?;
         let tree = Layout::new(FolderRepo::open(dir.path())?, LayoutOptions::default())?;
+        let dirs = DirCache::new(DEFAULT_CAPACITY);
         let read = |path: &str| -> VfsResult<Vec<u8>> {
-            let resolved = resolve(&tree, path)?;
+            let resolved = resolve(&tree, &dirs, path)?;
             let opened = tree.open(resolved.entry.attr.ino, Default::default())?;
             let data = tree.read(resolved.entry.attr.ino, opened.fh, 0, 100)?;
             tree.release(resolved.entry.attr.ino, opened.fh)?;
@@ -128,8 +117,11 @@ mod tests {
         assert_eq!(read("\\2026-01-01\\Docs\\a\u{F03A}b")?, b"colon");
         // Windows follows `latest` itself through its reparse point; genmount never does.
         assert_eq!(read("\\latest\\Docs\\README").err(), Some(VfsError::NotDir));
-        assert_eq!(resolve(&tree, "\\nope").err(), Some(VfsError::NotFound));
-        assert_eq!(resolve(&tree, "\\")?.entry.attr.ino, ROOT_INO);
+        assert_eq!(
+            resolve(&tree, &dirs, "\\nope").err(),
+            Some(VfsError::NotFound)
+        );
+        assert_eq!(resolve(&tree, &dirs, "\\")?.entry.attr.ino, ROOT_INO);
         Ok(())
     }
 }
