@@ -1,0 +1,233 @@
+//! The clap definition of genmount's command line: its subcommands, their arguments, and the checks
+//! of values and combinations that clap cannot express by itself.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::OpenError;
+use crate::vfs::GenerationSpec;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "genmount",
+    version,
+    about = "Mount the generations of a backup repository, read-only"
+)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Command,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(super) verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub(super) quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum Command {
+    /// Mount a repository; runs until unmounted or interrupted.
+    Mount(MountArgs),
+    /// List a repository's generations, oldest first.
+    Generations(GenerationsArgs),
+    /// Unmount a genmount mount, also one whose daemon died ("transport endpoint is not connected").
+    Unmount {
+        /// The mountpoint.
+        mountpoint: PathBuf,
+    },
+    /// Print a completion script for a shell (`genmount completions bash > /etc/bash_completion.d/genmount`).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page in roff (`genmount man > genmount.1`).
+    Man,
+}
+
+/// The subcommands' names: a first argument that is none of them is the mount helper's form.
+pub(super) const SUBCOMMANDS: [&str; 6] = [
+    "mount",
+    "generations",
+    "unmount",
+    "completions",
+    "man",
+    "help",
+];
+
+/// How to reach a repository: shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub(super) struct RepoArgs {
+    /// Read the restic password from the first line of this file.
+    #[arg(long, env = "RESTIC_PASSWORD_FILE", value_name = "FILE")]
+    pub(super) password_file: Option<PathBuf>,
+    /// Run this command (no shell) and take the first line of its output as the restic password.
+    #[arg(long, env = "RESTIC_PASSWORD_COMMAND", value_name = "COMMAND")]
+    pub(super) password_command: Option<String>,
+    /// Where rustic keeps its local cache of snapshots, index and trees.
+    #[arg(long, value_name = "DIR")]
+    pub(super) cache_dir: Option<PathBuf>,
+    /// Keep no local cache.
+    #[arg(long)]
+    pub(super) no_cache: bool,
+    /// Only snapshots of this host (repeatable: any of them).
+    #[arg(long, value_name = "HOST")]
+    pub(super) host: Vec<String>,
+    /// Only snapshots with all these tags, comma-separated (repeatable: any of the lists).
+    #[arg(long, value_name = "TAG[,TAG]")]
+    pub(super) tag: Vec<String>,
+    /// Only snapshots that include this path (repeatable: all of them).
+    #[arg(long, value_name = "PATH")]
+    pub(super) path: Vec<String>,
+    /// How generation directories are named: {time}, {id}, {long_id}, {host}, {user}, {tags}, {label}.
+    #[arg(long, default_value = crate::repo::restic::naming::DEFAULT_TEMPLATE, value_name = "TEMPLATE")]
+    pub(super) name_template: String,
+    /// Hold no restic lock while mounted (for read-only media).
+    #[arg(long)]
+    pub(super) no_lock: bool,
+    /// Read what is left of damaged files: zeros in place of lost data blobs, each one logged.
+    #[arg(long)]
+    pub(super) allow_damaged: bool,
+    /// Memory for decrypted file data kept for reads to come: bytes, or with K, M or G (1024-based).
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_cache_size)]
+    pub(super) cache_size: u64,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct MountArgs {
+    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`) or a
+    /// folder of snapshot directories (`dir:PATH`); `-` or left out: $RESTIC_REPOSITORY.
+    pub(super) repo: String,
+    /// An empty directory to mount on.
+    pub(super) mountpoint: Option<PathBuf>,
+    /// Show only this path inside each generation.
+    pub(super) root: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) access: RepoArgs,
+    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
+    #[arg(long)]
+    pub(super) fold_identical: bool,
+    /// Return once the mount is live and keep serving it in the background (exit code as without).
+    #[arg(long)]
+    pub(super) daemon: bool,
+    /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub(super) refresh_interval: u64,
+    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint;
+    /// `versions`: all generations merged, each file a directory of its distinct versions.
+    #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
+    pub(super) view: ViewArg,
+    /// The generation of a single view: NAME, `latest` (the default) or `latest~N`.
+    #[arg(long)]
+    pub(super) generation: Option<GenerationSpec>,
+    /// A mount option passed to the OS (repeatable, or comma-separated).
+    #[arg(short = 'o', long = "option", value_delimiter = ',')]
+    pub(super) options: Vec<String>,
+    /// Let other users see the mount (FUSE needs `user_allow_other` in /etc/fuse.conf for non-root).
+    #[arg(long)]
+    pub(super) allow_other: bool,
+    /// Mount over a directory that is not empty.
+    #[arg(long)]
+    pub(super) allow_non_empty: bool,
+    /// The volume's name in Finder or Explorer (default: genmount and the repository's name).
+    #[arg(long)]
+    pub(super) volname: Option<String>,
+    /// On Windows, mark names that start with `.` hidden, as Unix tools treat them.
+    #[arg(long)]
+    pub(super) hide_dot_files: bool,
+    /// Threads that serve the kernel.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(super) threads: u16,
+}
+
+impl MountArgs {
+    /// Options that only one view uses, refused with the others rather than silently ignored.
+    pub(super) fn check_conflicts(&self) -> Result<(), OpenError> {
+        if self.generation.is_some() && !matches!(self.view, ViewArg::Single) {
+            return Err(OpenError::Usage(
+                "--generation chooses the generation of --view single".into(),
+            ));
+        }
+        if self.fold_identical && !matches!(self.view, ViewArg::Multiple) {
+            return Err(OpenError::Usage(
+                "--fold-identical folds generation directories: it needs --view multiple".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub(super) struct GenerationsArgs {
+    /// The repository, as for `mount`.
+    #[arg(default_value = "-")]
+    pub(super) repo: String,
+    #[command(flatten)]
+    pub(super) access: RepoArgs,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub(super) json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(super) enum ViewArg {
+    Multiple,
+    Single,
+    Versions,
+}
+
+/// The smallest blob cache: restic's largest blob (8 MiB) must fit, or every read of it decrypts it anew.
+const MIN_CACHE: u64 = 8 << 20;
+
+fn parse_cache_size(text: &str) -> Result<u64, String> {
+    let size = parse_size(text)?;
+    if size < MIN_CACHE {
+        return Err(format!("'{text}' is too small: at least 8M"));
+    }
+    Ok(size)
+}
+
+/// A size in bytes: a number, optionally followed by K, M or G (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&text[..at], 10),
+        Some((at, 'm' | 'M')) => (&text[..at], 20),
+        Some((at, 'g' | 'G')) => (&text[..at], 30),
+        _ => (text, 0),
+    };
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (e.g. 512M, 2G)"))?;
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_sizes_take_suffixes_and_a_floor() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999G").is_err());
+        assert!(parse_size("").is_err());
+        assert_eq!(parse_cache_size("8M"), Ok(8 << 20));
+        assert!(parse_cache_size("1M").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_is_known_to_the_mount_helper_check() {
+        use clap::CommandFactory;
+        for sub in Cli::command().get_subcommands() {
+            assert!(SUBCOMMANDS.contains(&sub.get_name()), "{}", sub.get_name());
+        }
+    }
+}

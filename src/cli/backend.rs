@@ -1,0 +1,214 @@
+//! Which backend a REPO string means, and the options that backend is opened with.
+
+use std::path::{Path, PathBuf};
+
+use super::args::RepoArgs;
+use crate::error::OpenError;
+use crate::repo::restic::open::PasswordSource;
+use crate::repo::restic::{ResticOptions, SnapshotFilter};
+
+/// A repository as the backend that reads it, with everything that backend needs to open it.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per run, moved a few times: boxing would buy nothing"
+)]
+pub(super) enum Backend {
+    /// A folder of snapshot directories.
+    Folder(PathBuf),
+    /// A restic repository.
+    Restic(ResticOptions),
+}
+
+impl Backend {
+    /// The backend for `repo` (`-`: `$RESTIC_REPOSITORY`), opened as `access` and `progress` say.
+    pub(super) fn detect(
+        repo: &str,
+        access: &RepoArgs,
+        progress: bool,
+    ) -> Result<Backend, OpenError> {
+        let restic = |location| Backend::Restic(restic_options(location, access, progress));
+        Ok(match classify(&resolve(repo)?)? {
+            Location::Folder(path) => Backend::Folder(path),
+            Location::Restic(location) => restic(location),
+            Location::Path(path) if looks_like_restic(&path) => {
+                restic(format!("local:{}", path.display()))
+            }
+            Location::Path(path) => Backend::Folder(path),
+        })
+    }
+}
+
+/// What a REPO string says by itself, before the filesystem is asked.
+#[derive(Debug, PartialEq, Eq)]
+enum Location {
+    /// `dir:PATH`.
+    Folder(PathBuf),
+    /// A location as rustic_backend reads it.
+    Restic(String),
+    /// A path without a prefix: a restic repository if one is there, else a folder.
+    Path(PathBuf),
+}
+
+/// Restic's remote forms that need the OpenDAL backend, which is a cargo feature.
+const OPENDAL_SCHEMES: [&str; 6] = ["s3:", "b2:", "azure:", "gs:", "sftp:", "swift:"];
+
+/// The prefixes rustic_backend reads as they are.
+const RESTIC_SCHEMES: [&str; 4] = ["local:", "rest:", "rclone:", "opendal:"];
+
+/// `repo`, or `$RESTIC_REPOSITORY` for `-`, as restic takes it.
+fn resolve(repo: &str) -> Result<String, OpenError> {
+    if repo != "-" {
+        return Ok(repo.to_string());
+    }
+    std::env::var("RESTIC_REPOSITORY").map_err(|_| {
+        OpenError::Usage("no repository given, and RESTIC_REPOSITORY is not set".into())
+    })
+}
+
+/// Only the known prefixes count: anything else, a Windows drive's `C:` among them, is a path.
+fn classify(repo: &str) -> Result<Location, OpenError> {
+    if let Some(path) = repo.strip_prefix("dir:") {
+        return Ok(Location::Folder(PathBuf::from(path)));
+    }
+    if let Some(path) = repo.strip_prefix("restic:") {
+        return Ok(Location::Restic(format!("local:{path}")));
+    }
+    if RESTIC_SCHEMES.iter().any(|p| repo.starts_with(p)) {
+        return Ok(Location::Restic(repo.to_string()));
+    }
+    if OPENDAL_SCHEMES.iter().any(|p| repo.starts_with(p)) {
+        return Err(OpenError::Usage(format!(
+            "{repo}: this kind of repository is read through OpenDAL (build with --features opendal and use an opendal: location)"
+        )));
+    }
+    Ok(Location::Path(PathBuf::from(repo)))
+}
+
+/// A restic repository has a `config` file and a `keys` directory; a folder of snapshots has neither.
+fn looks_like_restic(path: &Path) -> bool {
+    path.join("config").is_file() && path.join("keys").is_dir()
+}
+
+fn restic_options(location: String, access: &RepoArgs, progress: bool) -> ResticOptions {
+    ResticOptions {
+        location,
+        credentials: None,
+        password: PasswordSource {
+            file: access.password_file.clone(),
+            command: access.password_command.clone(),
+        },
+        cache_dir: access.cache_dir.clone(),
+        no_cache: access.no_cache,
+        filter: snapshot_filter(access),
+        template: access.name_template.clone(),
+        lock: !access.no_lock,
+        progress,
+        allow_damaged: access.allow_damaged,
+        cache_size: access.cache_size,
+    }
+}
+
+/// `--tag a,b --tag c` means (a and b) or c.
+fn snapshot_filter(access: &RepoArgs) -> SnapshotFilter {
+    SnapshotFilter {
+        hosts: access.host.clone(),
+        tags: access
+            .tag
+            .iter()
+            .map(|t| t.split(',').map(str::to_string).collect())
+            .collect(),
+        paths: access.path.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::args::{Cli, Command};
+    use super::*;
+
+    fn location(repo: &str) -> Option<Location> {
+        classify(repo).ok()
+    }
+
+    #[test]
+    fn prefixes_choose_the_backend() {
+        assert_eq!(
+            location("dir:/srv/snap"),
+            Some(Location::Folder("/srv/snap".into()))
+        );
+        assert_eq!(
+            location("restic:/srv/repo"),
+            Some(Location::Restic("local:/srv/repo".into()))
+        );
+        for repo in [
+            "local:/srv/repo",
+            "rest:http://host:8000/",
+            "rclone:remote:b",
+        ] {
+            assert_eq!(location(repo), Some(Location::Restic(repo.into())));
+        }
+        assert_eq!(
+            location("/srv/repo"),
+            Some(Location::Path("/srv/repo".into()))
+        );
+        assert!(matches!(
+            classify("s3:bucket/repo"),
+            Err(OpenError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn windows_locations_are_classified_like_their_unix_forms() {
+        assert_eq!(
+            location(r"C:\backups\repo"),
+            Some(Location::Path(r"C:\backups\repo".into()))
+        );
+        // A drive letter that starts an OpenDAL scheme's name is still a drive.
+        assert_eq!(
+            location(r"S:\backups\repo"),
+            Some(Location::Path(r"S:\backups\repo".into()))
+        );
+        assert_eq!(
+            location(r"restic:C:\backups\repo"),
+            Some(Location::Restic(r"local:C:\backups\repo".into()))
+        );
+        assert_eq!(
+            location(r"dir:C:\snap"),
+            Some(Location::Folder(r"C:\snap".into()))
+        );
+    }
+
+    #[test]
+    fn restic_backends_carry_the_access_options() {
+        let argv = [
+            "genmount",
+            "generations",
+            "--no-lock",
+            "--tag",
+            "a,b",
+            "--tag",
+            "c",
+        ];
+        let Ok(Cli {
+            command: Command::Generations(args),
+            ..
+        }) = Cli::try_parse_from(argv)
+        else {
+            panic!("the command line does not parse");
+        };
+        let Ok(Backend::Restic(options)) =
+            Backend::detect(r"restic:C:\backups\repo", &args.access, true)
+        else {
+            panic!("restic: does not choose restic");
+        };
+        assert_eq!(options.location, r"local:C:\backups\repo");
+        assert!(!options.lock && options.progress);
+        assert_eq!(options.filter.tags, [vec!["a", "b"], vec!["c"]]);
+        assert!(matches!(
+            Backend::detect(r"dir:C:\snap", &args.access, false),
+            Ok(Backend::Folder(path)) if path == Path::new(r"C:\snap")
+        ));
+    }
+}
