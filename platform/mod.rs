@@ -15,6 +15,12 @@ cfg_if::cfg_if! {
             fuse::raise_open_file_limit();
         }
 
+        /// Checks that `path` can be mounted on: an existing, empty (unless allowed) directory.
+        pub fn check_mountpoint(path: &std::path::Path, allow_non_empty: bool) -> Result<(), crate::error::OpenError> {
+            let unmount = if cfg!(target_os = "linux") { "fusermount3 -u" } else { "umount" };
+            crate::session::check_directory(path, allow_non_empty, unmount)
+        }
+
         /// The user and group the daemon runs as: the owner of genmount's own entries.
         pub fn owner() -> (u32, u32) {
             // SAFETY: geteuid and getegid have no preconditions and cannot fail.
@@ -48,7 +54,9 @@ cfg_if::cfg_if! {
         }
 
         pub fn daemonize() -> Result<Daemon, crate::error::OpenError> {
-            Err(crate::error::OpenError::Usage("--daemon is not available on Windows".into()))
+            Err(crate::error::OpenError::Usage(
+                "--daemon is not available on Windows (no fork): run `start /b genmount mount …` instead".into(),
+            ))
         }
 
         /// Process-wide settings made before any thread starts.
@@ -57,6 +65,11 @@ cfg_if::cfg_if! {
         /// A WinFsp volume goes away with its process: there is nothing to unmount from outside.
         pub fn unmount(_path: &std::path::Path) -> std::io::Result<()> {
             Err(std::io::Error::other("on Windows, stop the genmount process (Ctrl-C) to unmount"))
+        }
+
+        /// Checks that WinFsp can mount on `path` (a drive letter or a new folder).
+        pub fn check_mountpoint(path: &std::path::Path, _allow_non_empty: bool) -> Result<(), crate::error::OpenError> {
+            crate::win::mountpoint::check(path)
         }
 
         /// Windows has no uid/gid; the security descriptor decides who may read.

@@ -1,5 +1,5 @@
-//! What a mount is asked to be (mountpoint, options, access), and the checks of the mountpoint that
-//! hold on every OS. Platform adapters take a `MountRequest` and add their own checks.
+//! What a mount is asked to be (mountpoint, options, access), the check of a directory mountpoint,
+//! and the background work of a live mount. OS decisions live in `platform/` and `src/win/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,19 +32,6 @@ pub struct MountRequest {
     pub ready: Option<std::sync::mpsc::Sender<()>>,
 }
 
-/// Mount options an OS needs beyond the common ones. On macOS: a volume name for Finder, and no
-/// AppleDouble `._` files or Apple xattrs that Finder would try to write (rclone's defaults).
-pub fn os_mount_options(os: &str, volname: &str) -> Vec<String> {
-    match os {
-        "macos" => vec![
-            format!("volname={}", volname.replace(',', "_")),
-            "noappledouble".into(),
-            "noapplexattr".into(),
-        ],
-        _ => Vec::new(),
-    }
-}
-
 /// Measures what the tree shows, then (with an interval) re-reads its repository every `interval`
 /// and measures the new generations, for the rest of the process's life.
 pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
@@ -67,23 +54,18 @@ pub fn spawn_background<T: VfsTree>(tree: Arc<T>, interval: Option<Duration>) {
     });
 }
 
-/// Checks that the mountpoint can be used on `os`. On Windows: a drive (`X:`, `*`) or a folder that
-/// does not exist yet, which WinFsp creates. Elsewhere: an existing, empty (unless allowed) directory.
-pub fn check_mountpoint(path: &Path, allow_non_empty: bool, os: &str) -> Result<(), OpenError> {
+/// Checks that a directory can be mounted on: it exists, is a directory, and is empty (unless
+/// allowed). `unmount_hint` is the command that unmounts a dead mount on this OS.
+pub fn check_directory(
+    path: &Path,
+    allow_non_empty: bool,
+    unmount_hint: &str,
+) -> Result<(), OpenError> {
     let shown = path.display();
-    if os == "windows" {
-        let spec = path.to_string_lossy();
-        if crate::win::mountpoint::is_drive_spec(&spec) || !path.exists() {
-            return Ok(());
-        }
-        return Err(OpenError::Mountpoint(format!(
-            "mountpoint {shown} exists: WinFsp mounts on a drive letter (X: or *) or creates a new folder"
-        )));
-    }
     let md = std::fs::metadata(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => OpenError::Mountpoint(format!("mountpoint {shown} does not exist")),
         std::io::ErrorKind::NotConnected => OpenError::Mountpoint(format!(
-            "mountpoint {shown} is a dead mount (transport endpoint is not connected): unmount it first (fusermount3 -u {shown})"
+            "mountpoint {shown} is a dead mount (transport endpoint is not connected): unmount it first ({unmount_hint} {shown})"
         )),
         _ => OpenError::Mountpoint(format!("mountpoint {shown} cannot be used: {err}")),
     })?;
@@ -110,16 +92,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn macos_gets_a_volume_name_and_no_appledouble() {
-        let options = os_mount_options("macos", "genmount backup,1");
-        assert_eq!(
-            options,
-            ["volname=genmount backup_1", "noappledouble", "noapplexattr"]
-        );
-        assert!(os_mount_options("linux", "x").is_empty());
-    }
-
-    #[test]
     fn mountpoint_problems_are_mountpoint_errors() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("file");
@@ -132,20 +104,17 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_mountpoint(path, allow, "linux"),
+                    check_directory(path, allow, "umount"),
                     Err(OpenError::Mountpoint(_))
                 ),
                 "{}",
                 path.display()
             );
         }
-        assert!(check_mountpoint(dir.path(), true, "linux").is_ok());
-        assert!(check_mountpoint(Path::new("X:"), false, "windows").is_ok());
-        assert!(check_mountpoint(&missing, false, "windows").is_ok());
-        assert!(check_mountpoint(dir.path(), true, "windows").is_err());
+        assert!(check_directory(dir.path(), true, "umount").is_ok());
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty)?;
-        assert!(check_mountpoint(&empty, false, "linux").is_ok());
+        assert!(check_directory(&empty, false, "umount").is_ok());
         Ok(())
     }
 }

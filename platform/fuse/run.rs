@@ -176,6 +176,16 @@ pub fn raise_open_file_limit() {
     }
 }
 
+/// macFUSE's options: a volume name for Finder, and no AppleDouble `._` files or Apple xattrs
+/// that Finder would try to write (rclone's defaults).
+fn macos_options(volname: &str) -> Vec<String> {
+    vec![
+        format!("volname={}", volname.replace(',', "_")),
+        "noappledouble".into(),
+        "noapplexattr".into(),
+    ]
+}
+
 fn config(request: &MountRequest) -> Config {
     let mut options = vec![
         MountOption::RO,
@@ -185,7 +195,11 @@ fn config(request: &MountRequest) -> Config {
         MountOption::FSName(request.fsname.clone()),
         MountOption::Subtype("genmount".into()),
     ];
-    let os_options = crate::session::os_mount_options(std::env::consts::OS, &request.volname);
+    let os_options = if cfg!(target_os = "macos") {
+        macos_options(&request.volname)
+    } else {
+        Vec::new()
+    };
     let custom = os_options
         .into_iter()
         .chain(request.options.iter().cloned());
@@ -255,5 +269,16 @@ fn check_not_mounted(path: &Path) -> Result<(), OpenError> {
             path.display()
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn macos_gets_a_volume_name_and_no_appledouble() {
+        assert_eq!(
+            super::macos_options("genmount backup,1"),
+            ["volname=genmount backup_1", "noappledouble", "noapplexattr"]
+        );
     }
 }

@@ -105,6 +105,7 @@ pub(super) struct MountArgs {
     #[arg(long)]
     pub(super) fold_identical: bool,
     /// Return once the mount is live and keep serving it in the background (exit code as without).
+    /// Not on Windows, which has no fork: run `start /b genmount mount …` or a service instead.
     #[arg(long)]
     pub(super) daemon: bool,
     /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).

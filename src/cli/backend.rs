@@ -8,15 +8,11 @@ use crate::repo::restic::open::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
 
 /// A repository as the backend that reads it, with everything that backend needs to open it.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one value per run, moved a few times: boxing would buy nothing"
-)]
 pub(super) enum Backend {
     /// A folder of snapshot directories.
     Folder(PathBuf),
-    /// A restic repository.
-    Restic(ResticOptions),
+    /// A restic repository (boxed: its options are some 280 bytes).
+    Restic(Box<ResticOptions>),
 }
 
 impl Backend {
@@ -26,7 +22,8 @@ impl Backend {
         access: &RepoArgs,
         progress: bool,
     ) -> Result<Backend, OpenError> {
-        let restic = |location| Backend::Restic(restic_options(location, access, progress));
+        let restic =
+            |location| Backend::Restic(Box::new(restic_options(location, access, progress)));
         Ok(match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
             Location::Restic(location) => restic(location),

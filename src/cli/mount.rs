@@ -13,7 +13,7 @@ use crate::repo::Repository;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
 use crate::repo::restic::open;
-use crate::session::{MountRequest, check_mountpoint};
+use crate::session::MountRequest;
 use crate::vfs::{Layout, LayoutOptions, View};
 
 /// Mounts as `args` say and serves until unmounted.
@@ -24,7 +24,7 @@ pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError
         Some(mountpoint) => mountpoint,
         None => PathBuf::from(std::mem::replace(&mut args.repo, "-".into())),
     };
-    check_mountpoint(&mountpoint, args.allow_non_empty, std::env::consts::OS)?;
+    crate::platform::check_mountpoint(&mountpoint, args.allow_non_empty)?;
     let root = root_components(args.root.as_deref())?;
     let mut backend = Backend::detect(&args.repo, &args.access, progress)?;
     if let Backend::Restic(options) = &mut backend {

@@ -23,6 +23,18 @@ fn drive_letter(spec: &str) -> Option<char> {
     }
 }
 
+/// Checks that WinFsp can mount on `path`: a drive (`X:`, `*`) or a folder that does not exist
+/// yet, which WinFsp creates.
+pub fn check(path: &std::path::Path) -> Result<(), crate::error::OpenError> {
+    if is_drive_spec(&path.to_string_lossy()) || !path.exists() {
+        return Ok(());
+    }
+    Err(crate::error::OpenError::Mountpoint(format!(
+        "mountpoint {} exists: WinFsp mounts on a drive letter (X: or *) or creates a new folder",
+        path.display()
+    )))
+}
+
 /// The target for `spec`; `in_use` tells which drive letters are taken.
 pub fn choose(spec: &str, in_use: impl Fn(char) -> bool) -> Result<WinTarget, String> {
     if spec == "*" {
@@ -42,6 +54,20 @@ pub fn choose(spec: &str, in_use: impl Fn(char) -> bool) -> Result<WinTarget, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drives_and_new_folders_are_mountpoints_existing_folders_are_not()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        assert!(check(std::path::Path::new("X:")).is_ok());
+        assert!(check(std::path::Path::new("*")).is_ok());
+        assert!(check(&dir.path().join("missing")).is_ok());
+        assert!(matches!(
+            check(dir.path()),
+            Err(crate::error::OpenError::Mountpoint(_))
+        ));
+        Ok(())
+    }
 
     #[test]
     fn star_takes_the_highest_free_letter() {
