@@ -80,10 +80,15 @@ macos() {
 
 macos_arm() {
     macos_env
-    # The C dependencies become x86-64 Linux objects: there are no arm64 headers here, and objects
-    # that are never linked need not match the target.
-    export CC_aarch64_apple_darwin=clang CFLAGS_aarch64_apple_darwin="--target=x86_64-linux-gnu -D_GNU_SOURCE" \
-           AR_aarch64_apple_darwin=llvm-ar
+    # The C dependencies become x86-64 Linux objects, as for x86-64 (no macOS SDK or arm64 headers
+    # here; objects that are never linked need not match). aws-lc's arm64 assembly cannot be
+    # assembled that way, and needs no SDK: a wrapper leaves its target alone.
+    local cc=$PWD/target/cross-cc
+    printf '%s\n' '#!/bin/sh' \
+        'for arg; do case $arg in *.S|*.s) exec clang "$@" ;; esac; done' \
+        'exec clang "$@" --target=x86_64-linux-gnu -D_GNU_SOURCE' >"$cc"
+    chmod +x "$cc"
+    export CC_aarch64_apple_darwin=$cc AR_aarch64_apple_darwin=llvm-ar
     check_target aarch64-apple-darwin
 }
 

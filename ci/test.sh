@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what genmount's tests need on a fresh Debian machine, then runs every check:
-# formatting, clippy, and the unit and FUSE integration tests (run as root: they mount).
+# formatting, clippy, the unit and FUSE integration tests (run as root: they mount), the Windows
+# and macOS builds (ci/cross.sh) and the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,9 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 # The OpenDAL backends (S3, B2, Azure, GCS, SFTP…) are a feature: make sure it still compiles.
 cargo check --locked --features opendal
+
+# Windows and macOS: compiled and linted, tests included; the neutral logic run under wine.
+bash ci/cross.sh
 
 # Fuzzing: the code that turns repository data into names and nodes (ci/fuzz/fuzz_targets), each
 # target for a bounded time (about 5 minutes in all with the build, on 2 cores). No sanitizer: src/
