@@ -1,14 +1,19 @@
 //! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
 //! and the reply types it answers with. Every mutating operation fails as read-only by default.
 
-mod fold;
+mod damage;
+mod generations;
 mod genspec;
+mod handles;
 mod inodes;
 mod layout;
+mod root;
+mod same_tree;
+mod statfs;
 #[cfg(test)]
 mod tests;
-mod usage;
 mod versions;
+mod xattrs;
 
 use bytes::Bytes;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::sync::Cache;
 
 use super::Ino;
-use super::inodes::Slot;
+use super::inodes::{Child, InoKey, Inode, Slot};
 use crate::meta::{FileKind, Meta, Node};
 use crate::names;
 use crate::repo::Repository;
@@ -77,6 +77,58 @@ impl<H> MergedDir<H> {
         let meta = sources.last()?.node.meta.clone();
         let id = NEXT_MERGED.fetch_add(1, Ordering::Relaxed);
         Some(MergedDir { id, meta, sources })
+    }
+}
+
+impl<H> VersionsDir<H> {
+    /// The version `name` as an entry of this directory, whose inode is `ino`.
+    pub fn child(&self, ino: Ino, name: &[u8]) -> Option<Child<H>>
+    where
+        H: Clone,
+    {
+        let (name, slot) = self.versions.iter().find(|(shown, _)| shown == name)?;
+        Some(version_child(ino, name, slot))
+    }
+
+    /// The versions as entries of this directory, whose inode is `ino`.
+    pub fn children(&self, ino: Ino) -> Vec<Child<H>>
+    where
+        H: Clone,
+    {
+        self.versions
+            .iter()
+            .map(|(name, slot)| version_child(ino, name, slot))
+            .collect()
+    }
+}
+
+fn version_child<H: Clone>(ino: Ino, name: &[u8], slot: &Slot<H>) -> Child<H> {
+    Child::Node {
+        name: name.to_vec(),
+        key: InoKey::for_node(slot.generation, ino, name, &slot.node),
+        inode: Inode::Node(Arc::new(slot.clone())),
+    }
+}
+
+/// The entry `name` of a merged listing, as an entry of the merged directory `ino`.
+pub fn merged_child<H>(listing: &MergedListing<H>, ino: Ino, name: &[u8]) -> Option<Child<H>> {
+    let (name, child) = listing.iter().find(|(shown, _)| shown == name)?;
+    Some(merged_entry(ino, name, child))
+}
+
+/// A merged listing as entries of the merged directory `ino`.
+pub fn merged_children<H>(listing: &MergedListing<H>, ino: Ino) -> Vec<Child<H>> {
+    listing
+        .iter()
+        .map(|(name, child)| merged_entry(ino, name, child))
+        .collect()
+}
+
+fn merged_entry<H>(ino: Ino, name: &[u8], child: &MergedChild<H>) -> Child<H> {
+    Child::Node {
+        name: name.to_vec(),
+        key: InoKey::child(ino, name),
+        inode: Inode::from(child),
     }
 }
 
