@@ -306,15 +306,39 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
         Err(VfsError::ReadOnly)
     );
     assert_eq!(tree.open(3, write), Err(VfsError::ReadOnly));
-    assert_eq!(tree.mkdir(ROOT_INO, b"x"), Err(VfsError::ReadOnly));
-    assert_eq!(tree.unlink(ROOT_INO, b"latest"), Err(VfsError::ReadOnly));
     assert_eq!(
-        tree.rename(ROOT_INO, b"a", ROOT_INO, b"b"),
+        tree.mutate(Mutation::MakeDir {
+            parent: ROOT_INO,
+            name: b"x"
+        }),
         Err(VfsError::ReadOnly)
     );
-    assert_eq!(tree.setattr(file), Err(VfsError::ReadOnly));
     assert_eq!(
-        tree.setxattr(file, b"user.a", b"1"),
+        tree.mutate(Mutation::Unlink {
+            parent: ROOT_INO,
+            name: b"latest"
+        }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::Rename {
+            parent: ROOT_INO,
+            name: b"a",
+            new_parent: ROOT_INO,
+            new_name: b"b"
+        }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::SetAttr { ino: file }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::SetXattr {
+            ino: file,
+            name: b"user.a",
+            value: b"1"
+        }),
         Err(VfsError::ReadOnly)
     );
     assert_eq!(tree.access(file, true), Err(VfsError::ReadOnly));
@@ -586,7 +610,13 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
         tree.open(report.attr.ino, OpenMode::default()),
         Err(VfsError::IsDir)
     );
-    assert_eq!(tree.mkdir(report.attr.ino, b"x"), Err(VfsError::ReadOnly));
+    assert_eq!(
+        tree.mutate(Mutation::MakeDir {
+            parent: report.attr.ino,
+            name: b"x"
+        }),
+        Err(VfsError::ReadOnly)
+    );
 
     std::fs::create_dir_all(dir.path().join("g3/docs"))?;
     std::fs::write(dir.path().join("g3/docs/report.txt"), b"final")?;
