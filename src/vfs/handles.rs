@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::Ino;
-use super::inodes::Child;
+use super::inodes::{Child, InoKey, Inode, Slot};
 use crate::error::{VfsError, VfsResult};
+use crate::meta::FileKind;
+use crate::repo::Listing;
 
 /// Files read without an open handle whose readers are kept, by inode. A folder backend's reader
 /// holds an open file: this many must stay well inside the usual limit of 1024 descriptors.
@@ -20,13 +22,73 @@ pub enum OpenFile<R> {
     Data(R),
 }
 
-/// An open directory: the snapshot of its entries taken at opendir.
-pub type OpenDir<H> = Arc<Vec<Child<H>>>;
+/// An open directory: what it listed at opendir.
+pub enum OpenDir<H> {
+    /// A directory of a generation (inode `ino`): the repository's listing itself, shared with
+    /// the repository's cache; an entry becomes an inode only when readdirplus returns it.
+    Node {
+        ino: Ino,
+        generation: Ino,
+        listing: Listing<H>,
+    },
+    /// The root, a group or a directory of the versions view: the entries made for it.
+    Made(Vec<Child<H>>),
+}
+
+impl<H: Clone> OpenDir<H> {
+    pub fn len(&self) -> usize {
+        match self {
+            OpenDir::Node { listing, .. } => listing.len(),
+            OpenDir::Made(children) => children.len(),
+        }
+    }
+
+    /// Entry `index` as a plain readdir shows it: name, type and inode number.
+    pub fn entry(&self, index: usize) -> Option<(&[u8], FileKind, Ino)> {
+        match self {
+            OpenDir::Node {
+                ino,
+                generation,
+                listing,
+            } => {
+                let (name, node) = listing.get(index)?;
+                let key = InoKey::for_node(*generation, *ino, name, node);
+                Some((name, node.meta.kind, key.ino))
+            }
+            OpenDir::Made(children) => {
+                let child = children.get(index)?;
+                Some((child.name(), child.kind(), child.ino()))
+            }
+        }
+    }
+
+    /// Entry `index` as what it stands for, for readdirplus to remember.
+    pub fn child(&self, index: usize) -> Option<Child<H>> {
+        match self {
+            OpenDir::Node {
+                ino,
+                generation,
+                listing,
+            } => {
+                let (name, node) = listing.get(index)?;
+                Some(Child::Node {
+                    name: name.clone(),
+                    key: InoKey::for_node(*generation, *ino, name, node),
+                    inode: Inode::Node(Arc::new(Slot {
+                        generation: *generation,
+                        node: node.clone(),
+                    })),
+                })
+            }
+            OpenDir::Made(children) => children.get(index).cloned(),
+        }
+    }
+}
 
 /// The handle tables of a mount. `R` is the repository's reader, `H` its node handle.
 pub struct Handles<R, H> {
     files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
-    dirs: Mutex<HashMap<u64, OpenDir<H>>>,
+    dirs: Mutex<HashMap<u64, Arc<OpenDir<H>>>>,
     /// Readers of files read by inode (`NO_HANDLE`), dropped when the kernel forgets the inode.
     by_inode: quick_cache::sync::Cache<Ino, Arc<OpenFile<R>>>,
     next_fh: AtomicU64,
@@ -102,13 +164,13 @@ where
     }
 
     /// A new handle for a directory listing.
-    pub fn open_dir(&self, children: Vec<Child<H>>) -> u64 {
+    pub fn open_dir(&self, dir: OpenDir<H>) -> u64 {
         let fh = self.next_fh();
-        lock(&self.dirs).insert(fh, Arc::new(children));
+        lock(&self.dirs).insert(fh, Arc::new(dir));
         fh
     }
 
-    pub fn dir(&self, fh: u64) -> VfsResult<OpenDir<H>> {
+    pub fn dir(&self, fh: u64) -> VfsResult<Arc<OpenDir<H>>> {
         lock(&self.dirs)
             .get(&fh)
             .cloned()

@@ -72,6 +72,7 @@ impl<H> From<&MergedChild<H>> for Inode<H> {
 }
 
 /// One entry of a directory as the layout lists it.
+#[derive(Clone)]
 pub enum Child<H> {
     /// An inode for the table: counted as a lookup when readdirplus returns it.
     Node {

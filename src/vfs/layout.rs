@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::damage::DamageLog;
 use super::generations::{self, State};
-use super::handles::{Handles, OpenFile};
+use super::handles::{Handles, OpenDir, OpenFile};
 use super::inodes::{Child, GENERATION_TTL, InoKey, Inode, InodeTable, ROOT_TTL, Slot};
 use super::root::{PID_INO, Root, RootInode, RootOptions};
 use super::statfs::Measurer;
@@ -191,27 +191,20 @@ impl<R: Repository> Layout<R> {
         Ok(found)
     }
 
-    /// The entries of a directory of a generation.
-    fn node_children(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<Vec<Child<R::Handle>>> {
+    /// A directory of a generation, opened: the repository's listing, shown as it comes.
+    fn open_node_dir(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<OpenDir<R::Handle>> {
         if slot.node.meta.kind != FileKind::Dir {
             return Err(VfsError::NotDir);
         }
-        let raw = self
+        let listing = self
             .repo
             .list(&slot.node.handle)
             .map_err(|e| self.damage.fail(e, "list"))?;
-        let listing = names::safe_listing(raw, "directory");
-        Ok(listing
-            .into_iter()
-            .map(|(name, node)| Child::Node {
-                key: InoKey::for_node(slot.generation, ino, &name, &node),
-                inode: Inode::Node(Arc::new(Slot {
-                    generation: slot.generation,
-                    node,
-                })),
-                name,
-            })
-            .collect())
+        Ok(OpenDir::Node {
+            ino,
+            generation: slot.generation,
+            listing,
+        })
     }
 
     /// The entry a child of a listing stands for, counted as a lookup unless its number is fixed.
@@ -402,15 +395,16 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn opendir(&self, ino: Ino) -> VfsResult<Opened> {
-        let children = match self.target(ino)? {
-            Target::Root(dir) => self.root.children(&dir)?,
-            Target::Node(slot) => self.node_children(ino, &slot)?,
-            Target::Merged(dir) => {
-                versions::merged_children(&self.listings.children(&self.repo, &dir), ino)
-            }
-            Target::Versions(dir) => dir.children(ino),
+        let dir = match self.target(ino)? {
+            Target::Root(dir) => OpenDir::Made(self.root.children(&dir)?),
+            Target::Node(slot) => self.open_node_dir(ino, &slot)?,
+            Target::Merged(dir) => OpenDir::Made(versions::merged_children(
+                &self.listings.children(&self.repo, &dir),
+                ino,
+            )),
+            Target::Versions(dir) => OpenDir::Made(dir.children(ino)),
         };
-        let fh = self.handles.open_dir(children);
+        let fh = self.handles.open_dir(dir);
         // Listings that a refresh can change must be read anew at every opendir.
         let fixed = match self.view {
             View::Multiple => ino != ROOT_INO,
@@ -447,26 +441,26 @@ impl<R: Repository> VfsTree for Layout<R> {
                 };
                 (entry, plus.then(|| own.clone()), false)
             } else {
-                let Some(child) = children.get(index - dots.len()) else {
+                let at = index - dots.len();
+                let Some((name, kind, listed_ino)) = children.entry(at) else {
                     break;
                 };
-                let plus_entry = if plus {
-                    // Failing here would drop entries already counted as lookups: skip this one.
-                    let Ok(entry) = self.remember_child(child) else {
-                        continue;
-                    };
-                    Some(entry)
-                } else {
-                    None
+                let (plus_entry, counted) = match plus.then(|| children.child(at)).flatten() {
+                    Some(child) => {
+                        // Failing here would drop entries already counted as lookups: skip this one.
+                        let Ok(entry) = self.remember_child(&child) else {
+                            continue;
+                        };
+                        (Some(entry), matches!(child, Child::Node { .. }))
+                    }
+                    None => (None, false),
                 };
-                let ino = plus_entry.as_ref().map_or(child.ino(), |e| e.attr.ino);
                 let entry = DirEntry {
-                    name: child.name().to_vec(),
-                    ino,
-                    kind: child.kind(),
+                    name: name.to_vec(),
+                    ino: plus_entry.as_ref().map_or(listed_ino, |e| e.attr.ino),
+                    kind,
                     next_offset,
                 };
-                let counted = plus && matches!(child, Child::Node { .. });
                 (entry, plus_entry, counted)
             };
             if !add(&entry, plus_entry.as_ref()) {

@@ -173,8 +173,8 @@ fn measure<R: Repository>(
 fn enter<R: Repository>(repo: &R, dir: &Node<R::Handle>) -> Result<Frame<R::Handle>, RepoError> {
     let pending = repo
         .list(&dir.handle)?
-        .into_iter()
-        .map(|(_, node)| node)
+        .iter()
+        .map(|(_, node)| node.clone())
         .collect();
     Ok(Frame {
         key: repo.dir_key(&dir.handle),

@@ -450,7 +450,7 @@ impl Repository for NamedGenerations {
         &self,
         _dir: &Option<u64>,
     ) -> Result<crate::repo::Listing<Option<u64>>, crate::error::RepoError> {
-        Ok(Vec::new())
+        Ok(Arc::from(Vec::new()))
     }
     fn readlink(&self, _link: &Option<u64>) -> Result<Vec<u8>, crate::error::RepoError> {
         Err(crate::error::RepoError::NotFound)

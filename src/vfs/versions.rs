@@ -194,22 +194,22 @@ fn merge<R: Repository>(repo: &R, dir: &MergedDir<R::Handle>) -> (Vec<Entry<R::H
             continue;
         }
         let listing = match repo.list(&source.node.handle) {
-            Ok(listing) => names::safe_listing(listing, "versions"),
+            Ok(listing) => listing,
             Err(err) => {
                 tracing::warn!(generation = %source.generation_name, "directory left out of the versions view: {err}");
                 complete = false;
                 continue;
             }
         };
-        for (name, node) in listing {
-            let gathered = by_name.entry(name).or_insert_with(|| Gathered {
+        for (name, node) in listing.iter() {
+            let gathered = by_name.entry(name.clone()).or_insert_with(|| Gathered {
                 dirs: Vec::new(),
                 others: Vec::new(),
             });
             let entry = Source {
                 generation: source.generation,
                 generation_name: source.generation_name.clone(),
-                node,
+                node: node.clone(),
             };
             if entry.node.meta.kind == FileKind::Dir {
                 gathered.dirs.push(entry);
@@ -232,6 +232,7 @@ fn merge<R: Repository>(repo: &R, dir: &MergedDir<R::Handle>) -> (Vec<Entry<R::H
             out.push((shown, MergedChild::Versions(Arc::new(versions))));
         }
     }
+    // The view makes names of its own (`~versions`), which can meet a name already there.
     (names::safe_listing(out, "versions"), complete)
 }
 
@@ -256,6 +257,7 @@ fn versions_dir<R: Repository>(
         };
         versions.push((shown, slot));
     }
+    // Version names are made from generation names, which can meet (`a/b` and `a_b`).
     let versions = names::safe_listing(versions, "versions");
     Some(VersionsDir { meta, versions })
 }

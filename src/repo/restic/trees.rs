@@ -39,7 +39,7 @@ pub struct TreeListing {
 impl TreeListing {
     /// The listing of a tree's nodes, with names made safe and unique; `tree` names it in the log.
     fn of(nodes: Vec<ResticNode>, tree: &str) -> TreeListing {
-        let raw: Listing<ResticHandle> = nodes
+        let raw: Vec<(Vec<u8>, Node<ResticHandle>)> = nodes
             .into_iter()
             .map(|n| {
                 let name = n.name().as_encoded_bytes().to_vec();
@@ -51,7 +51,10 @@ impl TreeListing {
         let entries = names::safe_listing(raw, tree);
         let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
         by_name.sort_by(|a, b| entries[*a as usize].0.cmp(&entries[*b as usize].0));
-        TreeListing { entries, by_name }
+        TreeListing {
+            entries: entries.into(),
+            by_name,
+        }
     }
 
     pub fn find(&self, name: &[u8]) -> Option<&Node<ResticHandle>> {
@@ -110,7 +113,9 @@ impl Trees {
                 .filter_map(|(_, node)| uncounted(node))
                 .collect();
             let mut counts = self.subdir_counts(&subtrees, read).into_iter();
-            for (_, node) in &mut listing.entries {
+            // Just read or taken back from `counted`, so nobody else holds the entries: no copy.
+            let mut entries = Arc::get_mut(&mut listing.entries).map(|e| e.iter_mut());
+            for (_, node) in entries.iter_mut().flatten() {
                 if uncounted(node).is_some() {
                     // A damaged subtree fails when it is entered, not its parent's listing.
                     let count = counts.next().flatten().unwrap_or(0);
