@@ -5,7 +5,6 @@ use crate::error::VfsError;
 
 pub const STATUS_INVALID_HANDLE: u32 = 0xC000_0008;
 pub const STATUS_INVALID_PARAMETER: u32 = 0xC000_000D;
-pub const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
 pub const STATUS_BUFFER_TOO_SMALL: u32 = 0xC000_0023;
 pub const STATUS_OBJECT_NAME_INVALID: u32 = 0xC000_0033;
 pub const STATUS_OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
@@ -29,7 +28,6 @@ pub fn ntstatus(err: VfsError) -> u32 {
         VfsError::InvalidArgument => STATUS_INVALID_PARAMETER,
         VfsError::NameTooLong => STATUS_OBJECT_NAME_INVALID,
         VfsError::BadHandle => STATUS_INVALID_HANDLE,
-        VfsError::PermissionDenied => STATUS_ACCESS_DENIED,
         VfsError::Io => STATUS_FILE_CORRUPT_ERROR,
     }
 }

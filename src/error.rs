@@ -26,8 +26,6 @@ pub enum VfsError {
     NameTooLong,
     /// A file or directory handle that genmount never gave out.
     BadHandle,
-    /// Access denied by genmount itself.
-    PermissionDenied,
     /// The repository could not deliver the data (damaged, missing, unreadable).
     Io,
 }
@@ -45,7 +43,6 @@ impl fmt::Display for VfsError {
             VfsError::InvalidArgument => "invalid argument",
             VfsError::NameTooLong => "name too long",
             VfsError::BadHandle => "bad file handle",
-            VfsError::PermissionDenied => "permission denied",
             VfsError::Io => "input/output error",
         };
         f.write_str(text)

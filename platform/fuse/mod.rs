@@ -78,9 +78,6 @@ fn fopen_flags(opened: &Opened, dir: bool) -> FopenFlags {
             flags |= FopenFlags::FOPEN_CACHE_DIR;
         }
     }
-    if opened.direct_io {
-        flags |= FopenFlags::FOPEN_DIRECT_IO;
-    }
     flags
 }
 

@@ -76,7 +76,6 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
         let generation = Generation {
             id: format!("{name}@{}", localfs::identity(&md)),
             checkpoint: is_unfinished(&name),
-            start: None,
             end: meta.mtime,
             size: None,
             files: None,

@@ -25,7 +25,6 @@ pub struct Generation {
     pub name: String,
     /// An identity that changes when the generation behind a name changes (a snapshot id, say).
     pub id: String,
-    pub start: Option<Timestamp>,
     pub end: Timestamp,
     /// Unfinished or checkpoint generations are hidden from the mount.
     pub checkpoint: bool,

@@ -341,11 +341,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         }
         let (file, keep_cache) = self.open_file(ino)?;
         let fh = self.handles.open_file(file);
-        Ok(Opened {
-            fh,
-            keep_cache,
-            direct_io: false,
-        })
+        Ok(Opened { fh, keep_cache })
     }
 
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {
@@ -414,7 +410,6 @@ impl<R: Repository> VfsTree for Layout<R> {
         Ok(Opened {
             fh,
             keep_cache: fixed,
-            direct_io: false,
         })
     }
 

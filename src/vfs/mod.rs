@@ -81,8 +81,6 @@ pub struct Opened {
     pub fh: u64,
     /// The content cannot change: the kernel may keep cached pages across opens.
     pub keep_cache: bool,
-    /// Bypass the page cache (for synthetic files whose size is not known in advance).
-    pub direct_io: bool,
 }
 
 /// Filesystem statistics for `statfs`.

@@ -419,7 +419,6 @@ impl Repository for NamedGenerations {
             .map(|(i, name)| crate::repo::Generation {
                 name: name.clone(),
                 id: format!("id-{name}"),
-                start: None,
                 end: crate::meta::Timestamp::new(i as i64, 0),
                 checkpoint: false,
                 size: Some(1000),

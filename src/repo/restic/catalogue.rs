@@ -111,7 +111,6 @@ fn generation(snapshot: &SnapshotFile, name: String, id: String, time: Timestamp
     Generation {
         name,
         id,
-        start: Some(summary.map_or(time, |s| node::timestamp(&s.backup_start.timestamp()))),
         end: summary.map_or(time, |s| node::timestamp(&s.backup_end.timestamp())),
         checkpoint: false,
         size: summary.map(|s| s.total_bytes_processed),
