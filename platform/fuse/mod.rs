@@ -34,6 +34,9 @@ pub struct FuseAdapter<T: VfsTree> {
 }
 
 fn errno_of(err: VfsError) -> Errno {
+    if let Some(context) = err.context() {
+        tracing::debug!(kind = %err.kind(), context, "request failed");
+    }
     Errno::from_i32(errno::native(err))
 }
 

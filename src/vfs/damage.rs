@@ -15,13 +15,15 @@ pub struct DamageLog {
 }
 
 impl DamageLog {
-    /// Logs `err` (met while doing `what`) if it is the first report of that damage.
+    /// Logs `err` (met while doing `what`) if it is the first report of that damage. Damage comes
+    /// back with what it was about; a missing node does not (negative lookups are common and cheap).
     pub fn fail(&self, err: RepoError, what: &str) -> VfsError {
         if let RepoError::Damaged(msg) = &err {
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             if seen.len() < MAX_DAMAGED_LOGGED && seen.insert(msg.clone()) {
                 tracing::warn!(what, "damaged: {msg}");
             }
+            return VfsError::from(err).about(what);
         }
         err.into()
     }
