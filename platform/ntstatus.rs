@@ -1,11 +1,10 @@
 //! genmount's errors as Windows NTSTATUS codes, for the WinFsp adapter.
 //! Compiled on every OS so the table is tested where Windows cannot be built.
 
-use crate::error::VfsError;
+use crate::error::ErrorKind;
 
 pub const STATUS_INVALID_HANDLE: u32 = 0xC000_0008;
 pub const STATUS_INVALID_PARAMETER: u32 = 0xC000_000D;
-pub const STATUS_ACCESS_DENIED: u32 = 0xC000_0022;
 pub const STATUS_BUFFER_TOO_SMALL: u32 = 0xC000_0023;
 pub const STATUS_OBJECT_NAME_INVALID: u32 = 0xC000_0033;
 pub const STATUS_OBJECT_NAME_NOT_FOUND: u32 = 0xC000_0034;
@@ -17,32 +16,32 @@ pub const STATUS_NOT_A_DIRECTORY: u32 = 0xC000_0103;
 pub const STATUS_FILE_CORRUPT_ERROR: u32 = 0xC000_0102;
 
 /// The NTSTATUS for an error.
-pub fn ntstatus(err: VfsError) -> u32 {
-    match err {
-        VfsError::NotFound => STATUS_OBJECT_NAME_NOT_FOUND,
-        VfsError::ReadOnly => STATUS_MEDIA_WRITE_PROTECTED,
-        VfsError::NotDir => STATUS_NOT_A_DIRECTORY,
-        VfsError::IsDir => STATUS_FILE_IS_A_DIRECTORY,
-        VfsError::NoXattr => STATUS_NONEXISTENT_EA_ENTRY,
-        VfsError::Range => STATUS_BUFFER_TOO_SMALL,
-        VfsError::NotSupported => STATUS_NOT_SUPPORTED,
-        VfsError::InvalidArgument => STATUS_INVALID_PARAMETER,
-        VfsError::NameTooLong => STATUS_OBJECT_NAME_INVALID,
-        VfsError::BadHandle => STATUS_INVALID_HANDLE,
-        VfsError::PermissionDenied => STATUS_ACCESS_DENIED,
-        VfsError::Io => STATUS_FILE_CORRUPT_ERROR,
+pub fn ntstatus(err: impl Into<ErrorKind>) -> u32 {
+    match err.into() {
+        ErrorKind::NotFound => STATUS_OBJECT_NAME_NOT_FOUND,
+        ErrorKind::ReadOnly => STATUS_MEDIA_WRITE_PROTECTED,
+        ErrorKind::NotDir => STATUS_NOT_A_DIRECTORY,
+        ErrorKind::IsDir => STATUS_FILE_IS_A_DIRECTORY,
+        ErrorKind::NoXattr => STATUS_NONEXISTENT_EA_ENTRY,
+        ErrorKind::Range => STATUS_BUFFER_TOO_SMALL,
+        ErrorKind::NotSupported => STATUS_NOT_SUPPORTED,
+        ErrorKind::InvalidArgument => STATUS_INVALID_PARAMETER,
+        ErrorKind::NameTooLong => STATUS_OBJECT_NAME_INVALID,
+        ErrorKind::BadHandle => STATUS_INVALID_HANDLE,
+        ErrorKind::Io => STATUS_FILE_CORRUPT_ERROR,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::VfsError;
     use crate::platform::errno::ALL;
     use std::collections::HashSet;
 
     #[test]
     fn every_error_has_a_distinct_error_status() {
-        let codes: HashSet<u32> = ALL.iter().map(|e| ntstatus(*e)).collect();
+        let codes: HashSet<u32> = ALL.iter().map(ntstatus).collect();
         assert_eq!(codes.len(), ALL.len());
         // Severity "error" is the top two bits set.
         assert!(codes.iter().all(|c| c >> 30 == 0b11));

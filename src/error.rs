@@ -2,10 +2,12 @@
 //! `platform/` turns a `VfsError` into an errno or NTSTATUS; the CLI turns an `OpenError` into an exit code.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Why a filesystem operation failed. Each variant has one meaning on every OS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VfsError {
+/// What kind of failure an operation met. Each kind has one meaning on every OS, and one errno and
+/// one NTSTATUS in `platform/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
     /// No such entry.
     NotFound,
     /// The operation would modify the filesystem.
@@ -26,29 +28,118 @@ pub enum VfsError {
     NameTooLong,
     /// A file or directory handle that genmount never gave out.
     BadHandle,
-    /// Access denied by genmount itself.
-    PermissionDenied,
     /// The repository could not deliver the data (damaged, missing, unreadable).
     Io,
 }
 
-impl fmt::Display for VfsError {
+impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            VfsError::NotFound => "no such file or directory",
-            VfsError::ReadOnly => "read-only filesystem",
-            VfsError::NotDir => "not a directory",
-            VfsError::IsDir => "is a directory",
-            VfsError::NoXattr => "no such extended attribute",
-            VfsError::Range => "buffer too small",
-            VfsError::NotSupported => "operation not supported",
-            VfsError::InvalidArgument => "invalid argument",
-            VfsError::NameTooLong => "name too long",
-            VfsError::BadHandle => "bad file handle",
-            VfsError::PermissionDenied => "permission denied",
-            VfsError::Io => "input/output error",
+            ErrorKind::NotFound => "no such file or directory",
+            ErrorKind::ReadOnly => "read-only filesystem",
+            ErrorKind::NotDir => "not a directory",
+            ErrorKind::IsDir => "is a directory",
+            ErrorKind::NoXattr => "no such extended attribute",
+            ErrorKind::Range => "buffer too small",
+            ErrorKind::NotSupported => "operation not supported",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::NameTooLong => "name too long",
+            ErrorKind::BadHandle => "bad file handle",
+            ErrorKind::Io => "input/output error",
         };
         f.write_str(text)
+    }
+}
+
+/// Why a filesystem operation failed: its kind, and (where the failure is rare enough to afford
+/// it) what it was about, for the log line. Two errors are equal when their kinds are: the
+/// context is for people, the kind is what callers and the errno tables act on.
+#[derive(Debug, Clone)]
+pub struct VfsError {
+    kind: ErrorKind,
+    context: Option<Arc<str>>,
+}
+
+/// Each kind as an error without context, spelled like the enum it once was, so that
+/// `Err(VfsError::NotFound)` reads as before.
+#[allow(non_upper_case_globals)]
+impl VfsError {
+    pub const NotFound: VfsError = VfsError::of(ErrorKind::NotFound);
+    pub const ReadOnly: VfsError = VfsError::of(ErrorKind::ReadOnly);
+    pub const NotDir: VfsError = VfsError::of(ErrorKind::NotDir);
+    pub const IsDir: VfsError = VfsError::of(ErrorKind::IsDir);
+    pub const NoXattr: VfsError = VfsError::of(ErrorKind::NoXattr);
+    pub const Range: VfsError = VfsError::of(ErrorKind::Range);
+    pub const NotSupported: VfsError = VfsError::of(ErrorKind::NotSupported);
+    pub const InvalidArgument: VfsError = VfsError::of(ErrorKind::InvalidArgument);
+    pub const NameTooLong: VfsError = VfsError::of(ErrorKind::NameTooLong);
+    pub const BadHandle: VfsError = VfsError::of(ErrorKind::BadHandle);
+    pub const Io: VfsError = VfsError::of(ErrorKind::Io);
+}
+
+impl VfsError {
+    pub const fn of(kind: ErrorKind) -> VfsError {
+        VfsError {
+            kind,
+            context: None,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// What the failure was about (`read: file docs/a.pdf: pack 3f… truncated`), if known.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    /// The same failure, saying what it was about; an earlier, more precise context is kept
+    /// after the new one.
+    pub fn about(self, what: impl fmt::Display) -> VfsError {
+        let context = match &self.context {
+            Some(inner) => format!("{what}: {inner}"),
+            None => what.to_string(),
+        };
+        VfsError {
+            kind: self.kind,
+            context: Some(context.into()),
+        }
+    }
+}
+
+impl PartialEq for VfsError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+    }
+}
+
+impl Eq for VfsError {}
+
+impl From<ErrorKind> for VfsError {
+    fn from(kind: ErrorKind) -> Self {
+        VfsError::of(kind)
+    }
+}
+
+impl From<VfsError> for ErrorKind {
+    fn from(err: VfsError) -> Self {
+        err.kind
+    }
+}
+
+impl From<&VfsError> for ErrorKind {
+    fn from(err: &VfsError) -> Self {
+        err.kind
+    }
+}
+
+impl fmt::Display for VfsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.context {
+            Some(context) => write!(f, "{} ({context})", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
     }
 }
 
@@ -91,7 +182,8 @@ impl From<RepoError> for VfsError {
         match err {
             RepoError::NotFound => VfsError::NotFound,
             RepoError::NotDir => VfsError::NotDir,
-            RepoError::Damaged(_) => VfsError::Io,
+            // The text names the damaged object: the one thing a log line about it needs.
+            RepoError::Damaged(what) => VfsError::Io.about(what),
         }
     }
 }
@@ -177,5 +269,17 @@ mod tests {
             VfsError::Io
         );
         assert_eq!(VfsError::from(RepoError::NotFound), VfsError::NotFound);
+    }
+
+    #[test]
+    fn context_says_what_failed_and_does_not_change_the_kind() {
+        let err = VfsError::from(RepoError::Damaged("pack 3f: truncated".into())).about("read");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert_eq!(err.context(), Some("read: pack 3f: truncated"));
+        assert_eq!(
+            err.to_string(),
+            "input/output error (read: pack 3f: truncated)"
+        );
+        assert_eq!(VfsError::NotFound.context(), None);
     }
 }

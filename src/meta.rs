@@ -87,6 +87,11 @@ impl Timestamp {
         format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
     }
 
+    /// The current time.
+    pub fn now() -> Timestamp {
+        Timestamp::from_system_time(SystemTime::now())
+    }
+
     /// The instant of a `SystemTime`, before 1970 too.
     pub fn from_system_time(time: SystemTime) -> Timestamp {
         match time.duration_since(UNIX_EPOCH) {

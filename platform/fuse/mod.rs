@@ -6,7 +6,9 @@ mod run;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
@@ -21,7 +23,7 @@ pub use run::{mount, raise_open_file_limit, tune_allocator, unmount};
 use crate::error::VfsError;
 use crate::meta::FileKind;
 use crate::platform::errno;
-use crate::vfs::{Attr, Entry, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply};
+use crate::vfs::{Attr, Entry, Mutation, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply};
 
 /// A `VfsTree` served to the kernel through fuser.
 pub struct FuseAdapter<T: VfsTree> {
@@ -32,6 +34,9 @@ pub struct FuseAdapter<T: VfsTree> {
 }
 
 fn errno_of(err: VfsError) -> Errno {
+    if let Some(context) = err.context() {
+        tracing::debug!(kind = %err.kind(), context, "request failed");
+    }
     Errno::from_i32(errno::native(err))
 }
 
@@ -76,9 +81,6 @@ fn fopen_flags(opened: &Opened, dir: bool) -> FopenFlags {
             flags |= FopenFlags::FOPEN_CACHE_DIR;
         }
     }
-    if opened.direct_io {
-        flags |= FopenFlags::FOPEN_DIRECT_IO;
-    }
     flags
 }
 
@@ -104,7 +106,68 @@ fn reply_xattr(reply: ReplyXattr, result: Result<XattrReply, VfsError>) {
     }
 }
 
+/// Forwards fuser's write callbacks to `VfsTree::mutate`. A mutation cannot succeed, so each
+/// answers with the tree's refusal (EROFS); the tree, not this file, decides that.
+macro_rules! forward_mutations {
+    ($(fn $method:ident($($arg:ident: $ty:ty),* $(,)?) -> $reply:ty => $op:expr;)*) => {$(
+        #[allow(clippy::too_many_arguments)]
+        fn $method(&self, _req: &Request, $($arg: $ty,)* reply: $reply) {
+            match self.tree.mutate($op) {
+                Ok(never) => match never {},
+                Err(err) => reply.error(errno_of(err)),
+            }
+        }
+    )*};
+}
+
 impl<T: VfsTree> Filesystem for FuseAdapter<T> {
+    forward_mutations! {
+        fn setattr(
+            ino: INodeNo, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>,
+            _size: Option<u64>, _atime: Option<fuser::TimeOrNow>,
+            _mtime: Option<fuser::TimeOrNow>, _ctime: Option<SystemTime>, _fh: Option<FileHandle>,
+            _crtime: Option<SystemTime>, _chgtime: Option<SystemTime>,
+            _bkuptime: Option<SystemTime>, _flags: Option<fuser::BsdFileFlags>,
+        ) -> ReplyAttr => Mutation::SetAttr { ino: ino.0 };
+        fn mknod(parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _rdev: u32) -> ReplyEntry
+            => Mutation::MakeNode { parent: parent.0, name: name.as_bytes() };
+        fn mkdir(parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32) -> ReplyEntry
+            => Mutation::MakeDir { parent: parent.0, name: name.as_bytes() };
+        fn create(parent: INodeNo, name: &OsStr, _mode: u32, _umask: u32, _flags: i32)
+            -> fuser::ReplyCreate => Mutation::Create { parent: parent.0, name: name.as_bytes() };
+        fn symlink(parent: INodeNo, name: &OsStr, target: &Path) -> ReplyEntry
+            => Mutation::Symlink {
+                parent: parent.0,
+                name: name.as_bytes(),
+                target: target.as_os_str().as_bytes(),
+            };
+        fn link(ino: INodeNo, newparent: INodeNo, newname: &OsStr) -> ReplyEntry
+            => Mutation::Link { ino: ino.0, new_parent: newparent.0, new_name: newname.as_bytes() };
+        fn unlink(parent: INodeNo, name: &OsStr) -> ReplyEmpty
+            => Mutation::Unlink { parent: parent.0, name: name.as_bytes() };
+        fn rmdir(parent: INodeNo, name: &OsStr) -> ReplyEmpty
+            => Mutation::RemoveDir { parent: parent.0, name: name.as_bytes() };
+        fn rename(
+            parent: INodeNo, name: &OsStr, newparent: INodeNo, newname: &OsStr,
+            _flags: fuser::RenameFlags,
+        ) -> ReplyEmpty => Mutation::Rename {
+            parent: parent.0,
+            name: name.as_bytes(),
+            new_parent: newparent.0,
+            new_name: newname.as_bytes(),
+        };
+        fn write(
+            ino: INodeNo, fh: FileHandle, offset: u64, data: &[u8], _write_flags: fuser::WriteFlags,
+            _flags: OpenFlags, _lock_owner: Option<LockOwner>,
+        ) -> ReplyWrite => Mutation::Write { ino: ino.0, fh: fh.0, offset, data };
+        fn fallocate(ino: INodeNo, fh: FileHandle, _offset: u64, _length: u64, _mode: i32)
+            -> ReplyEmpty => Mutation::Allocate { ino: ino.0, fh: fh.0 };
+        fn setxattr(ino: INodeNo, name: &OsStr, value: &[u8], _flags: i32, _position: u32)
+            -> ReplyEmpty => Mutation::SetXattr { ino: ino.0, name: name.as_bytes(), value };
+        fn removexattr(ino: INodeNo, name: &OsStr) -> ReplyEmpty
+            => Mutation::RemoveXattr { ino: ino.0, name: name.as_bytes() };
+    }
+
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let wanted = InitFlags::FUSE_DO_READDIRPLUS
             | InitFlags::FUSE_READDIRPLUS_AUTO
@@ -134,31 +197,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn setattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
-        _atime: Option<fuser::TimeOrNow>,
-        _mtime: Option<fuser::TimeOrNow>,
-        _ctime: Option<std::time::SystemTime>,
-        _fh: Option<FileHandle>,
-        _crtime: Option<std::time::SystemTime>,
-        _chgtime: Option<std::time::SystemTime>,
-        _bkuptime: Option<std::time::SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        match self.tree.setattr(ino.0) {
-            Ok(entry) => reply.attr(&entry.ttl, &file_attr(&entry.attr)),
-            Err(err) => reply.error(errno_of(err)),
-        }
-    }
-
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         let _span = tracing::debug_span!("readlink", ino = ino.0).entered();
         match self.tree.readlink(ino.0) {
@@ -169,85 +207,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
             Ok(target) => reply.data(&target),
             Err(err) => reply.error(errno_of(err)),
         }
-    }
-
-    fn mknod(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        reply_entry(reply, self.tree.mknod(parent.0, name.as_bytes()));
-    }
-
-    fn mkdir(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
-        reply_entry(reply, self.tree.mkdir(parent.0, name.as_bytes()));
-    }
-
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply_empty(reply, self.tree.unlink(parent.0, name.as_bytes()));
-    }
-
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply_empty(reply, self.tree.rmdir(parent.0, name.as_bytes()));
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        target: &std::path::Path,
-        reply: ReplyEntry,
-    ) {
-        reply_entry(
-            reply,
-            self.tree
-                .symlink(parent.0, name.as_bytes(), target.as_os_str().as_bytes()),
-        );
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        newparent: INodeNo,
-        newname: &OsStr,
-        _flags: fuser::RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        reply_empty(
-            reply,
-            self.tree
-                .rename(parent.0, name.as_bytes(), newparent.0, newname.as_bytes()),
-        );
-    }
-
-    fn link(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        newparent: INodeNo,
-        newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
-        reply_entry(
-            reply,
-            self.tree.link(ino.0, newparent.0, newname.as_bytes()),
-        );
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -282,24 +241,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         let _span = tracing::debug_span!("read", ino = ino.0, offset, size).entered();
         match self.tree.read(ino.0, fh.0, offset, size) {
             Ok(data) => reply.data(&data),
-            Err(err) => reply.error(errno_of(err)),
-        }
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        offset: u64,
-        data: &[u8],
-        _write_flags: fuser::WriteFlags,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyWrite,
-    ) {
-        match self.tree.write(ino.0, fh.0, offset, data) {
-            Ok(written) => reply.written(written),
             Err(err) => reply.error(errno_of(err)),
         }
     }
@@ -432,19 +373,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         }
     }
 
-    fn setxattr(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        name: &OsStr,
-        value: &[u8],
-        _flags: i32,
-        _position: u32,
-        reply: ReplyEmpty,
-    ) {
-        reply_empty(reply, self.tree.setxattr(ino.0, name.as_bytes(), value));
-    }
-
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
         let _span = tracing::debug_span!("getxattr", ino = ino.0, ?name, size).entered();
         reply_xattr(reply, self.tree.getxattr(ino.0, name.as_bytes(), size));
@@ -455,31 +383,11 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply_xattr(reply, self.tree.listxattr(ino.0, size));
     }
 
-    fn removexattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply_empty(reply, self.tree.removexattr(ino.0, name.as_bytes()));
-    }
-
     fn access(&self, _req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
         reply_empty(
             reply,
             self.tree.access(ino.0, mask.contains(AccessFlags::W_OK)),
         );
-    }
-
-    fn create(
-        &self,
-        _req: &Request,
-        parent: INodeNo,
-        name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _flags: i32,
-        reply: fuser::ReplyCreate,
-    ) {
-        match self.tree.create(parent.0, name.as_bytes()) {
-            Ok(_) => reply.error(errno_of(VfsError::ReadOnly)),
-            Err(err) => reply.error(errno_of(err)),
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -516,19 +424,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply: ReplyEmpty,
     ) {
         reply_empty(reply, self.tree.setlk(ino.0, fh.0));
-    }
-
-    fn fallocate(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        fh: FileHandle,
-        _offset: u64,
-        _length: u64,
-        _mode: i32,
-        reply: ReplyEmpty,
-    ) {
-        reply_empty(reply, self.tree.fallocate(ino.0, fh.0));
     }
 }
 

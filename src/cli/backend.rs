@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::RepoArgs;
 use crate::error::OpenError;
-use crate::repo::restic::open::PasswordSource;
+use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
 
 /// A repository as the backend that reads it, with everything that backend needs to open it.

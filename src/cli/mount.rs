@@ -12,7 +12,7 @@ use crate::error::OpenError;
 use crate::repo::Repository;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
-use crate::repo::restic::open;
+use crate::repo::restic::{location, password};
 use crate::session::MountRequest;
 use crate::vfs::{Layout, LayoutOptions, View};
 
@@ -29,7 +29,7 @@ pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError
     let mut backend = Backend::detect(&args.repo, &args.access, progress)?;
     if let Backend::Restic(options) = &mut backend {
         // Asked in the foreground, before a daemon leaves the terminal.
-        options.credentials = Some(open::credentials(&options.password)?);
+        options.credentials = Some(password::credentials(&options.password)?);
     }
     let Some(daemon) = args.daemon.then(crate::platform::daemonize).transpose()? else {
         return serve_backend(&args, backend, mountpoint, root, None);
@@ -99,7 +99,7 @@ fn layout_options(args: &MountArgs, root: Vec<Vec<u8>>) -> LayoutOptions {
 
 fn mount_request(args: &MountArgs, mountpoint: PathBuf, ready: Option<Sender<()>>) -> MountRequest {
     // The fsname is visible to every user (mount, /proc/mounts): no REST password in it.
-    let shown = open::redact(&args.repo);
+    let shown = location::redact(&args.repo);
     MountRequest {
         mountpoint,
         fsname: format!("genmount:{shown}"),

@@ -77,7 +77,6 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
         let generation = Generation {
             id: format!("{name}@{}", localfs::identity(&path, &md)),
             checkpoint: is_unfinished(&name),
-            start: None,
             end: meta.mtime,
             size: None,
             files: None,
@@ -165,7 +164,7 @@ impl Repository for FolderRepo {
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(names::safe_listing(out, &dir.to_string_lossy()).into())
     }
 
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use crate::error::RepoError;
 use crate::meta::{Node, Timestamp};
-use crate::names;
 
-/// A directory's entries: name as stored, and node.
-pub type Listing<H> = Vec<(Vec<u8>, Node<H>)>;
+/// A directory's entries: the name shown (safe and unique within the directory, see
+/// `names::safe_listing`) and the node. Shared: a cached listing is handed out, not copied.
+pub type Listing<H> = Arc<[(Vec<u8>, Node<H>)]>;
 /// Extended attributes: name and value.
 pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -25,7 +25,6 @@ pub struct Generation {
     pub name: String,
     /// An identity that changes when the generation behind a name changes (a snapshot id, say).
     pub id: String,
-    pub start: Option<Timestamp>,
     pub end: Timestamp,
     /// Unfinished or checkpoint generations are hidden from the mount.
     pub checkpoint: bool,
@@ -56,16 +55,16 @@ pub trait Repository: Send + Sync + 'static {
     /// The root directory of a generation.
     fn root(&self, generation: &Generation) -> Result<Node<Self::Handle>, RepoError>;
 
-    /// The entries of a directory, with names exactly as stored (`names` makes them safe).
+    /// The entries of a directory, with the names the mount shows: the backend makes the names
+    /// it stores safe and unique (`names::safe_listing`), and nothing above it changes them.
     fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError>;
 
     /// One entry of a directory by its shown name. The default lists the directory.
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
-        let entries = names::safe_listing(self.list(dir)?, "lookup");
-        entries
-            .into_iter()
+        self.list(dir)?
+            .iter()
             .find(|(shown, _)| shown.as_slice() == name)
-            .map(|(_, node)| node)
+            .map(|(_, node)| node.clone())
             .ok_or(RepoError::NotFound)
     }
 

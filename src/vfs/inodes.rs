@@ -1,12 +1,19 @@
-//! The inode table: stable inode numbers derived from where a node is, and lookup counts so that
-//! `forget` frees what the kernel no longer holds while a later lookup gets the same number back.
+//! The inode model: what an inode number stands for, and the table of inodes the kernel holds, with
+//! numbers derived from where a node is so that a lookup after `forget` gets the same number back.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::Ino;
-use crate::meta::Node;
+use super::versions::{MergedChild, MergedDir, VersionsDir};
+use crate::meta::{FileKind, Meta, Node};
+
+/// Generation contents never change, so the kernel may cache them for long.
+pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The root changes at every refresh.
+pub const ROOT_TTL: Duration = Duration::from_secs(1);
 
 /// Inode numbers below this are genmount's own (root, `latest`, `.pid`).
 pub const FIRST_DYNAMIC: Ino = 16;
@@ -17,6 +24,92 @@ pub struct Slot<H> {
     /// The inode of the generation directory this node belongs to: hardlinks are shared within it.
     pub generation: Ino,
     pub node: Node<H>,
+}
+
+/// What an inode the kernel holds stands for: a node of a generation, or a directory of the
+/// versions view. The root's own inodes (`latest`, `.pid`, groups) are not in the table.
+pub enum Inode<H> {
+    Node(Arc<Slot<H>>),
+    Merged(Arc<MergedDir<H>>),
+    Versions(Arc<VersionsDir<H>>),
+}
+
+impl<H> Clone for Inode<H> {
+    fn clone(&self) -> Self {
+        match self {
+            Inode::Node(slot) => Inode::Node(slot.clone()),
+            Inode::Merged(dir) => Inode::Merged(dir.clone()),
+            Inode::Versions(dir) => Inode::Versions(dir.clone()),
+        }
+    }
+}
+
+impl<H> Inode<H> {
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Inode::Node(slot) => &slot.node.meta,
+            Inode::Merged(dir) => &dir.meta,
+            Inode::Versions(dir) => &dir.meta,
+        }
+    }
+
+    /// Nodes of a generation never change; merged directories gain versions at every refresh.
+    pub fn ttl(&self) -> Duration {
+        match self {
+            Inode::Node(_) => GENERATION_TTL,
+            Inode::Merged(_) | Inode::Versions(_) => ROOT_TTL,
+        }
+    }
+}
+
+impl<H> From<&MergedChild<H>> for Inode<H> {
+    fn from(child: &MergedChild<H>) -> Self {
+        match child {
+            MergedChild::Dir(dir) => Inode::Merged(dir.clone()),
+            MergedChild::Versions(dir) => Inode::Versions(dir.clone()),
+        }
+    }
+}
+
+/// One entry of a directory as the layout lists it.
+#[derive(Clone)]
+pub enum Child<H> {
+    /// An inode for the table: counted as a lookup when readdirplus returns it.
+    Node {
+        name: Vec<u8>,
+        key: InoKey,
+        inode: Inode<H>,
+    },
+    /// One of the root's own inodes (`latest`, `.pid`, a group, an alias): its number is fixed and
+    /// the kernel's lookups of it are not counted.
+    Fixed {
+        name: Vec<u8>,
+        kind: FileKind,
+        ino: Ino,
+    },
+}
+
+impl<H> Child<H> {
+    pub fn name(&self) -> &[u8] {
+        match self {
+            Child::Node { name, .. } | Child::Fixed { name, .. } => name,
+        }
+    }
+
+    pub fn kind(&self) -> FileKind {
+        match self {
+            Child::Node { inode, .. } => inode.meta().kind,
+            Child::Fixed { kind, .. } => *kind,
+        }
+    }
+
+    /// The number a plain readdir shows: the fixed one, or the one the key would get.
+    pub fn ino(&self) -> Ino {
+        match self {
+            Child::Node { key, .. } => key.ino,
+            Child::Fixed { ino, .. } => *ino,
+        }
+    }
 }
 
 /// A number and a second, independent hash that tells two identities apart if the numbers collide.

@@ -1,16 +1,22 @@
 //! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
-//! and the reply types it answers with. Every mutating operation fails as read-only by default.
+//! and the reply types it answers with. Every mutation is one `Mutation`, refused as read-only.
 
-mod fold;
+mod damage;
+mod generations;
 mod genspec;
+mod handles;
 mod inodes;
 mod layout;
+mod root;
+mod same_tree;
+mod statfs;
 #[cfg(test)]
 mod tests;
-mod usage;
 mod versions;
+mod xattrs;
 
 use bytes::Bytes;
+use std::convert::Infallible;
 use std::time::Duration;
 
 pub use genspec::GenerationSpec;
@@ -75,8 +81,6 @@ pub struct Opened {
     pub fh: u64,
     /// The content cannot change: the kernel may keep cached pages across opens.
     pub keep_cache: bool,
-    /// Bypass the page cache (for synthetic files whose size is not known in advance).
-    pub direct_io: bool,
 }
 
 /// Filesystem statistics for `statfs`.
@@ -107,6 +111,70 @@ impl XattrReply {
             Ok(XattrReply::Data(value))
         }
     }
+}
+
+/// A request to change the filesystem, with what a log line would name. Each kernel write
+/// operation is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation<'a> {
+    SetAttr {
+        ino: Ino,
+    },
+    MakeNode {
+        parent: Ino,
+        name: &'a [u8],
+    },
+    MakeDir {
+        parent: Ino,
+        name: &'a [u8],
+    },
+    Create {
+        parent: Ino,
+        name: &'a [u8],
+    },
+    Symlink {
+        parent: Ino,
+        name: &'a [u8],
+        target: &'a [u8],
+    },
+    Link {
+        ino: Ino,
+        new_parent: Ino,
+        new_name: &'a [u8],
+    },
+    Unlink {
+        parent: Ino,
+        name: &'a [u8],
+    },
+    RemoveDir {
+        parent: Ino,
+        name: &'a [u8],
+    },
+    Rename {
+        parent: Ino,
+        name: &'a [u8],
+        new_parent: Ino,
+        new_name: &'a [u8],
+    },
+    Write {
+        ino: Ino,
+        fh: u64,
+        offset: u64,
+        data: &'a [u8],
+    },
+    Allocate {
+        ino: Ino,
+        fh: u64,
+    },
+    SetXattr {
+        ino: Ino,
+        name: &'a [u8],
+        value: &'a [u8],
+    },
+    RemoveXattr {
+        ino: Ino,
+        name: &'a [u8],
+    },
 }
 
 /// Lets the tree tell the kernel to forget what it cached (after a refresh).
@@ -172,53 +240,15 @@ pub trait VfsTree: Send + Sync + 'static {
         }
     }
 
-    fn setattr(&self, _ino: Ino) -> VfsResult<Entry> {
+    /// Every request to change the filesystem comes here, and is refused: the filesystem is
+    /// read-only by construction, so no tree and no adapter has a method per write operation.
+    fn mutate(&self, _op: Mutation<'_>) -> VfsResult<Infallible> {
         Err(VfsError::ReadOnly)
     }
-    fn mknod(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
-        Err(VfsError::ReadOnly)
-    }
-    fn mkdir(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
-        Err(VfsError::ReadOnly)
-    }
-    fn create(&self, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
-        Err(VfsError::ReadOnly)
-    }
-    fn symlink(&self, _parent: Ino, _name: &[u8], _target: &[u8]) -> VfsResult<Entry> {
-        Err(VfsError::ReadOnly)
-    }
-    fn link(&self, _ino: Ino, _parent: Ino, _name: &[u8]) -> VfsResult<Entry> {
-        Err(VfsError::ReadOnly)
-    }
-    fn unlink(&self, _parent: Ino, _name: &[u8]) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
-    }
-    fn rmdir(&self, _parent: Ino, _name: &[u8]) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
-    }
-    fn rename(
-        &self,
-        _parent: Ino,
-        _name: &[u8],
-        _new_parent: Ino,
-        _new_name: &[u8],
-    ) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
-    }
-    fn write(&self, _ino: Ino, _fh: u64, _offset: u64, _data: &[u8]) -> VfsResult<u32> {
-        Err(VfsError::ReadOnly)
-    }
+
+    /// Nothing is ever written, so there is never anything to sync.
     fn fsync(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
         Ok(())
-    }
-    fn fallocate(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
-    }
-    fn setxattr(&self, _ino: Ino, _name: &[u8], _value: &[u8]) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
-    }
-    fn removexattr(&self, _ino: Ino, _name: &[u8]) -> VfsResult<()> {
-        Err(VfsError::ReadOnly)
     }
     fn getlk(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
         Err(VfsError::NotSupported)

@@ -306,15 +306,39 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
         Err(VfsError::ReadOnly)
     );
     assert_eq!(tree.open(3, write), Err(VfsError::ReadOnly));
-    assert_eq!(tree.mkdir(ROOT_INO, b"x"), Err(VfsError::ReadOnly));
-    assert_eq!(tree.unlink(ROOT_INO, b"latest"), Err(VfsError::ReadOnly));
     assert_eq!(
-        tree.rename(ROOT_INO, b"a", ROOT_INO, b"b"),
+        tree.mutate(Mutation::MakeDir {
+            parent: ROOT_INO,
+            name: b"x"
+        }),
         Err(VfsError::ReadOnly)
     );
-    assert_eq!(tree.setattr(file), Err(VfsError::ReadOnly));
     assert_eq!(
-        tree.setxattr(file, b"user.a", b"1"),
+        tree.mutate(Mutation::Unlink {
+            parent: ROOT_INO,
+            name: b"latest"
+        }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::Rename {
+            parent: ROOT_INO,
+            name: b"a",
+            new_parent: ROOT_INO,
+            new_name: b"b"
+        }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::SetAttr { ino: file }),
+        Err(VfsError::ReadOnly)
+    );
+    assert_eq!(
+        tree.mutate(Mutation::SetXattr {
+            ino: file,
+            name: b"user.a",
+            value: b"1"
+        }),
         Err(VfsError::ReadOnly)
     );
     assert_eq!(tree.access(file, true), Err(VfsError::ReadOnly));
@@ -397,7 +421,6 @@ impl Repository for NamedGenerations {
             .map(|(i, name)| crate::repo::Generation {
                 name: name.clone(),
                 id: format!("id-{name}"),
-                start: None,
                 end: crate::meta::Timestamp::new(i as i64, 0),
                 checkpoint: false,
                 size: Some(1000),
@@ -428,7 +451,7 @@ impl Repository for NamedGenerations {
         &self,
         _dir: &Option<u64>,
     ) -> Result<crate::repo::Listing<Option<u64>>, crate::error::RepoError> {
-        Ok(Vec::new())
+        Ok(Arc::from(Vec::new()))
     }
     fn readlink(&self, _link: &Option<u64>) -> Result<Vec<u8>, crate::error::RepoError> {
         Err(crate::error::RepoError::NotFound)
@@ -588,7 +611,13 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
         tree.open(report.attr.ino, OpenMode::default()),
         Err(VfsError::IsDir)
     );
-    assert_eq!(tree.mkdir(report.attr.ino, b"x"), Err(VfsError::ReadOnly));
+    assert_eq!(
+        tree.mutate(Mutation::MakeDir {
+            parent: report.attr.ino,
+            name: b"x"
+        }),
+        Err(VfsError::ReadOnly)
+    );
 
     std::fs::create_dir_all(dir.path().join("g3/docs"))?;
     std::fs::write(dir.path().join("g3/docs/report.txt"), b"final")?;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use quick_cache::sync::Cache;
 
 use super::Ino;
-use super::inodes::Slot;
+use super::inodes::{Child, InoKey, Inode, Slot};
 use crate::meta::{FileKind, Meta, Node};
 use crate::names;
 use crate::repo::Repository;
@@ -80,6 +80,58 @@ impl<H> MergedDir<H> {
     }
 }
 
+impl<H> VersionsDir<H> {
+    /// The version `name` as an entry of this directory, whose inode is `ino`.
+    pub fn child(&self, ino: Ino, name: &[u8]) -> Option<Child<H>>
+    where
+        H: Clone,
+    {
+        let (name, slot) = self.versions.iter().find(|(shown, _)| shown == name)?;
+        Some(version_child(ino, name, slot))
+    }
+
+    /// The versions as entries of this directory, whose inode is `ino`.
+    pub fn children(&self, ino: Ino) -> Vec<Child<H>>
+    where
+        H: Clone,
+    {
+        self.versions
+            .iter()
+            .map(|(name, slot)| version_child(ino, name, slot))
+            .collect()
+    }
+}
+
+fn version_child<H: Clone>(ino: Ino, name: &[u8], slot: &Slot<H>) -> Child<H> {
+    Child::Node {
+        name: name.to_vec(),
+        key: InoKey::for_node(slot.generation, ino, name, &slot.node),
+        inode: Inode::Node(Arc::new(slot.clone())),
+    }
+}
+
+/// The entry `name` of a merged listing, as an entry of the merged directory `ino`.
+pub fn merged_child<H>(listing: &MergedListing<H>, ino: Ino, name: &[u8]) -> Option<Child<H>> {
+    let (name, child) = listing.iter().find(|(shown, _)| shown == name)?;
+    Some(merged_entry(ino, name, child))
+}
+
+/// A merged listing as entries of the merged directory `ino`.
+pub fn merged_children<H>(listing: &MergedListing<H>, ino: Ino) -> Vec<Child<H>> {
+    listing
+        .iter()
+        .map(|(name, child)| merged_entry(ino, name, child))
+        .collect()
+}
+
+fn merged_entry<H>(ino: Ino, name: &[u8], child: &MergedChild<H>) -> Child<H> {
+    Child::Node {
+        name: name.to_vec(),
+        key: InoKey::child(ino, name),
+        inode: Inode::from(child),
+    }
+}
+
 #[derive(Clone)]
 struct ByEntries;
 
@@ -142,22 +194,22 @@ fn merge<R: Repository>(repo: &R, dir: &MergedDir<R::Handle>) -> (Vec<Entry<R::H
             continue;
         }
         let listing = match repo.list(&source.node.handle) {
-            Ok(listing) => names::safe_listing(listing, "versions"),
+            Ok(listing) => listing,
             Err(err) => {
                 tracing::warn!(generation = %source.generation_name, "directory left out of the versions view: {err}");
                 complete = false;
                 continue;
             }
         };
-        for (name, node) in listing {
-            let gathered = by_name.entry(name).or_insert_with(|| Gathered {
+        for (name, node) in listing.iter() {
+            let gathered = by_name.entry(name.clone()).or_insert_with(|| Gathered {
                 dirs: Vec::new(),
                 others: Vec::new(),
             });
             let entry = Source {
                 generation: source.generation,
                 generation_name: source.generation_name.clone(),
-                node,
+                node: node.clone(),
             };
             if entry.node.meta.kind == FileKind::Dir {
                 gathered.dirs.push(entry);
@@ -180,6 +232,7 @@ fn merge<R: Repository>(repo: &R, dir: &MergedDir<R::Handle>) -> (Vec<Entry<R::H
             out.push((shown, MergedChild::Versions(Arc::new(versions))));
         }
     }
+    // The view makes names of its own (`~versions`), which can meet a name already there.
     (names::safe_listing(out, "versions"), complete)
 }
 
@@ -204,6 +257,7 @@ fn versions_dir<R: Repository>(
         };
         versions.push((shown, slot));
     }
+    // Version names are made from generation names, which can meet (`a/b` and `a_b`).
     let versions = names::safe_listing(versions, "versions");
     Some(VersionsDir { meta, versions })
 }

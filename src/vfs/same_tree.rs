@@ -1,5 +1,6 @@
-//! Identical generations folded: a generation whose tree is the same as the one before it is shown
-//! as a symlink to the first of that run, so a long run of unchanged backups costs one directory.
+//! Same-tree aliases (`--fold-identical`): a generation whose tree is the same as the one before it
+//! is shown as a symlink to the first of that run, so a long run of unchanged backups costs one
+//! directory. (Not to be confused with case folding, which `win/` does.)
 
 /// For each generation (oldest first, with its tree key if the repository has one), the name of the
 /// generation it repeats, if it repeats the one before it.

@@ -1,0 +1,186 @@
+//! Open files and directories: the handles given out by `open` and `opendir`, and the readers of
+//! files the kernel reads by inode without opening them (FUSE's zero-message open).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::Ino;
+use super::inodes::{Child, InoKey, Inode, Slot};
+use crate::error::{VfsError, VfsResult};
+use crate::meta::FileKind;
+use crate::repo::Listing;
+
+/// Files read without an open handle whose readers are kept, by inode. A folder backend's reader
+/// holds an open file: this many must stay well inside the usual limit of 1024 descriptors.
+const READERS_KEPT: usize = 128;
+
+/// What reading an open file goes through.
+pub enum OpenFile<R> {
+    /// `.pid`, whose text the root makes.
+    Pid,
+    Data(R),
+}
+
+/// An open directory: what it listed at opendir.
+pub enum OpenDir<H> {
+    /// A directory of a generation (inode `ino`): the repository's listing itself, shared with
+    /// the repository's cache; an entry becomes an inode only when readdirplus returns it.
+    Node {
+        ino: Ino,
+        generation: Ino,
+        listing: Listing<H>,
+    },
+    /// The root, a group or a directory of the versions view: the entries made for it.
+    Made(Vec<Child<H>>),
+}
+
+impl<H: Clone> OpenDir<H> {
+    pub fn len(&self) -> usize {
+        match self {
+            OpenDir::Node { listing, .. } => listing.len(),
+            OpenDir::Made(children) => children.len(),
+        }
+    }
+
+    /// Entry `index` as a plain readdir shows it: name, type and inode number.
+    pub fn entry(&self, index: usize) -> Option<(&[u8], FileKind, Ino)> {
+        match self {
+            OpenDir::Node {
+                ino,
+                generation,
+                listing,
+            } => {
+                let (name, node) = listing.get(index)?;
+                let key = InoKey::for_node(*generation, *ino, name, node);
+                Some((name, node.meta.kind, key.ino))
+            }
+            OpenDir::Made(children) => {
+                let child = children.get(index)?;
+                Some((child.name(), child.kind(), child.ino()))
+            }
+        }
+    }
+
+    /// Entry `index` as what it stands for, for readdirplus to remember.
+    pub fn child(&self, index: usize) -> Option<Child<H>> {
+        match self {
+            OpenDir::Node {
+                ino,
+                generation,
+                listing,
+            } => {
+                let (name, node) = listing.get(index)?;
+                Some(Child::Node {
+                    name: name.clone(),
+                    key: InoKey::for_node(*generation, *ino, name, node),
+                    inode: Inode::Node(Arc::new(Slot {
+                        generation: *generation,
+                        node: node.clone(),
+                    })),
+                })
+            }
+            OpenDir::Made(children) => children.get(index).cloned(),
+        }
+    }
+}
+
+/// The handle tables of a mount. `R` is the repository's reader, `H` its node handle.
+pub struct Handles<R, H> {
+    files: Mutex<HashMap<u64, Arc<OpenFile<R>>>>,
+    dirs: Mutex<HashMap<u64, Arc<OpenDir<H>>>>,
+    /// Readers of files read by inode (`NO_HANDLE`), dropped when the kernel forgets the inode.
+    by_inode: quick_cache::sync::Cache<Ino, Arc<OpenFile<R>>>,
+    next_fh: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<R, H> Handles<R, H>
+where
+    R: Send + Sync + 'static,
+    H: Send + Sync + 'static,
+{
+    pub fn new() -> Handles<R, H> {
+        Handles {
+            files: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            by_inode: quick_cache::sync::Cache::new(READERS_KEPT),
+            // Real handles start at 1: 0 is `NO_HANDLE`.
+            next_fh: AtomicU64::new(1),
+        }
+    }
+
+    fn next_fh(&self) -> u64 {
+        self.next_fh.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A new handle for an opened file.
+    pub fn open_file(&self, file: OpenFile<R>) -> u64 {
+        let fh = self.next_fh();
+        lock(&self.files).insert(fh, Arc::new(file));
+        fh
+    }
+
+    pub fn file(&self, fh: u64) -> VfsResult<Arc<OpenFile<R>>> {
+        lock(&self.files)
+            .get(&fh)
+            .cloned()
+            .ok_or(VfsError::BadHandle)
+    }
+
+    /// Whether `fh` is an open `.pid`.
+    pub fn is_pid(&self, fh: u64) -> bool {
+        matches!(
+            lock(&self.files).get(&fh).map(|f| &**f),
+            Some(OpenFile::Pid)
+        )
+    }
+
+    pub fn release_file(&self, fh: u64) -> VfsResult<()> {
+        lock(&self.files)
+            .remove(&fh)
+            .map(|_| ())
+            .ok_or(VfsError::BadHandle)
+    }
+
+    /// The reader of a file read without an open handle, opened by `open` at its first read.
+    pub fn by_inode(
+        &self,
+        ino: Ino,
+        open: impl FnOnce() -> VfsResult<OpenFile<R>>,
+    ) -> VfsResult<Arc<OpenFile<R>>> {
+        self.by_inode
+            .get_or_insert_with(&ino, || open().map(Arc::new))
+    }
+
+    /// The kernel forgot `ino`: the number may later stand for another node, so its reader goes.
+    pub fn forget(&self, ino: Ino) {
+        self.by_inode.remove(&ino);
+    }
+
+    /// A new handle for a directory listing.
+    pub fn open_dir(&self, dir: OpenDir<H>) -> u64 {
+        let fh = self.next_fh();
+        lock(&self.dirs).insert(fh, Arc::new(dir));
+        fh
+    }
+
+    pub fn dir(&self, fh: u64) -> VfsResult<Arc<OpenDir<H>>> {
+        lock(&self.dirs)
+            .get(&fh)
+            .cloned()
+            .ok_or(VfsError::BadHandle)
+    }
+
+    pub fn release_dir(&self, fh: u64) -> VfsResult<()> {
+        lock(&self.dirs)
+            .remove(&fh)
+            .map(|_| ())
+            .ok_or(VfsError::BadHandle)
+    }
+}

@@ -1,0 +1,213 @@
+//! What `statfs` reports: the bytes and entries of the generations shown, from the repository's
+//! records or, where it has none, measured by walking each generation once in the background.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex};
+
+use super::StatFs;
+use super::generations::State;
+use crate::error::RepoError;
+use crate::meta::{FileKind, Node};
+use crate::names;
+use crate::repo::{Generation, Repository};
+
+const BLOCK_SIZE: u32 = 4096;
+
+/// The totals measured so far, and whether anybody asked: measuring waits for the first `statfs`.
+pub struct Measurer {
+    /// What each generation holds, by generation id, where the repository does not record it.
+    usage: Mutex<HashMap<String, Usage>>,
+    /// Totals of directories the repository can key, shared across generations.
+    memo: Mutex<Memo>,
+    /// Set at the first `statfs`, which starts the measuring.
+    asked: (Mutex<bool>, Condvar),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Measurer {
+    pub fn new() -> Measurer {
+        Measurer {
+            usage: Mutex::new(HashMap::new()),
+            memo: Mutex::new(Memo::new()),
+            asked: (Mutex::new(false), Condvar::new()),
+        }
+    }
+
+    /// Measures the generations of `state` that the repository records no totals for, once
+    /// somebody has asked for `statfs`; forgets generations that are gone.
+    pub fn measure<R: Repository>(&self, repo: &R, state: &State<R::Handle>) {
+        if !*lock(&self.asked.0) {
+            return;
+        }
+        lock(&self.usage).retain(|id, _| state.generations.iter().any(|g| &g.generation.id == id));
+        for view in &state.generations {
+            let id = &view.generation.id;
+            if view.generation.size.is_some() || lock(&self.usage).contains_key(id) {
+                continue;
+            }
+            let measured = measure(repo, &view.root, &mut lock(&self.memo));
+            match measured {
+                Ok(usage) => {
+                    lock(&self.usage).insert(id.clone(), usage);
+                }
+                Err(err) => {
+                    tracing::debug!(generation = %view.generation.name, "cannot measure: {err}")
+                }
+            }
+        }
+    }
+
+    /// Returns once somebody has asked for `statfs`.
+    pub fn wait_until_asked(&self) {
+        let (asked, signal) = &self.asked;
+        let mut asked = lock(asked);
+        while !*asked {
+            asked = signal.wait(asked).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// The statistics of the generations `shown`, and the start of measuring at the first call.
+    pub fn statfs<'a>(&self, shown: impl IntoIterator<Item = &'a Generation>) -> StatFs {
+        {
+            let (asked, signal) = &self.asked;
+            let mut asked = lock(asked);
+            if !*asked {
+                *asked = true;
+                signal.notify_all();
+            }
+        }
+        let measured = lock(&self.usage);
+        let mut total = Usage::default();
+        for generation in shown {
+            let recorded = generation
+                .size
+                .zip(generation.files)
+                .map(|(bytes, entries)| Usage { bytes, entries });
+            let usage = recorded
+                .or_else(|| measured.get(&generation.id).copied())
+                .unwrap_or_default();
+            total.add(usage);
+        }
+        StatFs {
+            blocks: total.bytes.div_ceil(u64::from(BLOCK_SIZE)),
+            files: total.entries,
+            block_size: BLOCK_SIZE,
+            name_max: names::NAME_MAX as u32,
+        }
+    }
+}
+
+/// Bytes of regular-file content and number of entries below a directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Usage {
+    bytes: u64,
+    entries: u64,
+}
+
+impl Usage {
+    fn add(&mut self, other: Usage) {
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.entries = self.entries.saturating_add(other.entries);
+    }
+}
+
+/// Directories whose totals are known, by the repository's key for them (shared subtrees).
+type Memo = HashMap<u64, Usage>;
+
+struct Frame<H> {
+    key: Option<u64>,
+    total: Usage,
+    pending: Vec<Node<H>>,
+}
+
+/// The usage below `root`, walked without recursion so that deep trees cannot exhaust the stack,
+/// reusing and filling `memo` for directories the repository can key.
+fn measure<R: Repository>(
+    repo: &R,
+    root: &Node<R::Handle>,
+    memo: &mut Memo,
+) -> Result<Usage, RepoError> {
+    let mut stack = vec![enter(repo, root)?];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Ok(Usage::default());
+        };
+        match top.pending.pop() {
+            Some(child) if child.meta.kind == FileKind::Dir => {
+                top.total.add(Usage {
+                    bytes: 0,
+                    entries: 1,
+                });
+                match repo.dir_key(&child.handle).and_then(|k| memo.get(&k)) {
+                    Some(known) => top.total.add(*known),
+                    None => stack.push(enter(repo, &child)?),
+                }
+            }
+            Some(child) => {
+                let bytes = if child.meta.kind == FileKind::File {
+                    child.meta.size
+                } else {
+                    0
+                };
+                top.total.add(Usage { bytes, entries: 1 });
+            }
+            None => {
+                let done = stack.pop().map(|f| (f.key, f.total)).unwrap_or_default();
+                if let Some(key) = done.0 {
+                    memo.insert(key, done.1);
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.total.add(done.1),
+                    None => return Ok(done.1),
+                }
+            }
+        }
+    }
+}
+
+fn enter<R: Repository>(repo: &R, dir: &Node<R::Handle>) -> Result<Frame<R::Handle>, RepoError> {
+    let pending = repo
+        .list(&dir.handle)?
+        .iter()
+        .map(|(_, node)| node.clone())
+        .collect();
+    Ok(Frame {
+        key: repo.dir_key(&dir.handle),
+        total: Usage::default(),
+        pending,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::folder::FolderRepo;
+
+    #[test]
+    fn counts_bytes_and_entries_below_a_folder() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let generation = dir.path().join("2026-01-01");
+        std::fs::create_dir_all(generation.join("a/b/c"))?;
+        std::fs::write(generation.join("one"), b"12345")?;
+        std::fs::write(generation.join("a/b/c/two"), b"123")?;
+        // Windows lets only administrators make symlinks.
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("one", generation.join("link"))?;
+        let repo = FolderRepo::open(dir.path())?;
+        let root = repo.root(&repo.generations()[0])?;
+        let usage = measure(&repo, &root, &mut Memo::new())?;
+        assert_eq!(
+            usage,
+            Usage {
+                bytes: 8,
+                entries: if cfg!(unix) { 6 } else { 5 }
+            }
+        );
+        Ok(())
+    }
+}
