@@ -50,17 +50,17 @@ pub fn native(err: impl Into<ErrorKind>) -> i32 {
 
 #[cfg(test)]
 pub(crate) const ALL: [VfsError; 11] = [
-    VfsError::NotFound,
-    VfsError::ReadOnly,
-    VfsError::NotDir,
-    VfsError::IsDir,
-    VfsError::NoXattr,
-    VfsError::Range,
-    VfsError::NotSupported,
-    VfsError::InvalidArgument,
-    VfsError::NameTooLong,
-    VfsError::BadHandle,
-    VfsError::Io,
+    VfsError::NOT_FOUND,
+    VfsError::READ_ONLY,
+    VfsError::NOT_DIR,
+    VfsError::IS_DIR,
+    VfsError::NO_XATTR,
+    VfsError::RANGE,
+    VfsError::NOT_SUPPORTED,
+    VfsError::INVALID_ARGUMENT,
+    VfsError::NAME_TOO_LONG,
+    VfsError::BAD_HANDLE,
+    VfsError::IO,
 ];
 
 #[cfg(test)]
@@ -78,9 +78,9 @@ mod tests {
 
     #[test]
     fn macos_differs_where_it_must() {
-        assert_eq!(macos(VfsError::NoXattr), 93);
-        assert_eq!(linux(VfsError::NoXattr), 61);
-        assert_eq!(macos(VfsError::ReadOnly), linux(VfsError::ReadOnly));
+        assert_eq!(macos(VfsError::NO_XATTR), 93);
+        assert_eq!(linux(VfsError::NO_XATTR), 61);
+        assert_eq!(macos(VfsError::READ_ONLY), linux(VfsError::READ_ONLY));
     }
 
     #[cfg(target_os = "linux")]
@@ -101,6 +101,6 @@ mod tests {
         ];
         let got: Vec<i32> = ALL.iter().map(linux).collect();
         assert_eq!(got, expected);
-        assert_eq!(native(VfsError::NoXattr), libc::ENODATA);
+        assert_eq!(native(VfsError::NO_XATTR), libc::ENODATA);
     }
 }

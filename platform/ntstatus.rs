@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn read_only_is_write_protected() {
-        assert_eq!(ntstatus(VfsError::ReadOnly), 0xC000_00A2);
-        assert_eq!(ntstatus(VfsError::NotFound), 0xC000_0034);
+        assert_eq!(ntstatus(VfsError::READ_ONLY), 0xC000_00A2);
+        assert_eq!(ntstatus(VfsError::NOT_FOUND), 0xC000_0034);
     }
 }

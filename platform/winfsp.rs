@@ -195,7 +195,7 @@ impl<T: VfsTree> FileSystemContext for WinFs<T> {
 
     fn read(&self, context: &Handle, buffer: &mut [u8], offset: u64) -> winfsp::Result<u32> {
         let ino = context.resolved.entry.attr.ino;
-        let fh = context.fh.ok_or_else(|| fail(VfsError::IsDir))?;
+        let fh = context.fh.ok_or_else(|| fail(VfsError::IS_DIR))?;
         let size = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
         let data = self.tree.read(ino, fh, offset, size).map_err(fail)?;
         if data.is_empty() && size > 0 {

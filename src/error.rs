@@ -60,21 +60,19 @@ pub struct VfsError {
     context: Option<Arc<str>>,
 }
 
-/// Each kind as an error without context, spelled like the enum it once was, so that
-/// `Err(VfsError::NotFound)` reads as before.
-#[allow(non_upper_case_globals)]
+/// Each kind as an error without context: `Err(VfsError::NOT_FOUND)`.
 impl VfsError {
-    pub const NotFound: VfsError = VfsError::of(ErrorKind::NotFound);
-    pub const ReadOnly: VfsError = VfsError::of(ErrorKind::ReadOnly);
-    pub const NotDir: VfsError = VfsError::of(ErrorKind::NotDir);
-    pub const IsDir: VfsError = VfsError::of(ErrorKind::IsDir);
-    pub const NoXattr: VfsError = VfsError::of(ErrorKind::NoXattr);
-    pub const Range: VfsError = VfsError::of(ErrorKind::Range);
-    pub const NotSupported: VfsError = VfsError::of(ErrorKind::NotSupported);
-    pub const InvalidArgument: VfsError = VfsError::of(ErrorKind::InvalidArgument);
-    pub const NameTooLong: VfsError = VfsError::of(ErrorKind::NameTooLong);
-    pub const BadHandle: VfsError = VfsError::of(ErrorKind::BadHandle);
-    pub const Io: VfsError = VfsError::of(ErrorKind::Io);
+    pub const NOT_FOUND: VfsError = VfsError::of(ErrorKind::NotFound);
+    pub const READ_ONLY: VfsError = VfsError::of(ErrorKind::ReadOnly);
+    pub const NOT_DIR: VfsError = VfsError::of(ErrorKind::NotDir);
+    pub const IS_DIR: VfsError = VfsError::of(ErrorKind::IsDir);
+    pub const NO_XATTR: VfsError = VfsError::of(ErrorKind::NoXattr);
+    pub const RANGE: VfsError = VfsError::of(ErrorKind::Range);
+    pub const NOT_SUPPORTED: VfsError = VfsError::of(ErrorKind::NotSupported);
+    pub const INVALID_ARGUMENT: VfsError = VfsError::of(ErrorKind::InvalidArgument);
+    pub const NAME_TOO_LONG: VfsError = VfsError::of(ErrorKind::NameTooLong);
+    pub const BAD_HANDLE: VfsError = VfsError::of(ErrorKind::BadHandle);
+    pub const IO: VfsError = VfsError::of(ErrorKind::Io);
 }
 
 impl VfsError {
@@ -180,10 +178,10 @@ impl RepoError {
 impl From<RepoError> for VfsError {
     fn from(err: RepoError) -> Self {
         match err {
-            RepoError::NotFound => VfsError::NotFound,
-            RepoError::NotDir => VfsError::NotDir,
+            RepoError::NotFound => VfsError::NOT_FOUND,
+            RepoError::NotDir => VfsError::NOT_DIR,
             // The text names the damaged object: the one thing a log line about it needs.
-            RepoError::Damaged(what) => VfsError::Io.about(what),
+            RepoError::Damaged(what) => VfsError::IO.about(what),
         }
     }
 }
@@ -266,9 +264,9 @@ mod tests {
     fn damaged_repository_data_becomes_io() {
         assert_eq!(
             VfsError::from(RepoError::Damaged("pack x".into())),
-            VfsError::Io
+            VfsError::IO
         );
-        assert_eq!(VfsError::from(RepoError::NotFound), VfsError::NotFound);
+        assert_eq!(VfsError::from(RepoError::NotFound), VfsError::NOT_FOUND);
     }
 
     #[test]
@@ -280,6 +278,6 @@ mod tests {
             err.to_string(),
             "input/output error (read: pack 3f: truncated)"
         );
-        assert_eq!(VfsError::NotFound.context(), None);
+        assert_eq!(VfsError::NOT_FOUND.context(), None);
     }
 }

@@ -404,7 +404,7 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply: ReplyLock,
     ) {
         match self.tree.getlk(ino.0, fh.0) {
-            Ok(()) => reply.error(errno_of(VfsError::NotSupported)),
+            Ok(()) => reply.error(errno_of(VfsError::NOT_SUPPORTED)),
             Err(err) => reply.error(errno_of(err)),
         }
     }

@@ -130,7 +130,7 @@ where
         lock(&self.files)
             .get(&fh)
             .cloned()
-            .ok_or(VfsError::BadHandle)
+            .ok_or(VfsError::BAD_HANDLE)
     }
 
     /// Whether `fh` is an open `.pid`.
@@ -145,7 +145,7 @@ where
         lock(&self.files)
             .remove(&fh)
             .map(|_| ())
-            .ok_or(VfsError::BadHandle)
+            .ok_or(VfsError::BAD_HANDLE)
     }
 
     /// The reader of a file read without an open handle, opened by `open` at its first read.
@@ -174,13 +174,13 @@ where
         lock(&self.dirs)
             .get(&fh)
             .cloned()
-            .ok_or(VfsError::BadHandle)
+            .ok_or(VfsError::BAD_HANDLE)
     }
 
     pub fn release_dir(&self, fh: u64) -> VfsResult<()> {
         lock(&self.dirs)
             .remove(&fh)
             .map(|_| ())
-            .ok_or(VfsError::BadHandle)
+            .ok_or(VfsError::BAD_HANDLE)
     }
 }

@@ -165,7 +165,7 @@ impl<R: Repository> Layout<R> {
         {
             return Ok(Target::Root(which));
         }
-        Ok(match self.inodes.get(ino).ok_or(VfsError::NotFound)? {
+        Ok(match self.inodes.get(ino).ok_or(VfsError::NOT_FOUND)? {
             Inode::Node(slot) => Target::Node(slot),
             Inode::Merged(dir) => Target::Merged(dir),
             Inode::Versions(dir) => Target::Versions(dir),
@@ -194,7 +194,7 @@ impl<R: Repository> Layout<R> {
     /// A directory of a generation, opened: the repository's listing, shown as it comes.
     fn open_node_dir(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<OpenDir<R::Handle>> {
         if slot.node.meta.kind != FileKind::Dir {
-            return Err(VfsError::NotDir);
+            return Err(VfsError::NOT_DIR);
         }
         let listing = self
             .repo
@@ -229,8 +229,10 @@ impl<R: Repository> Layout<R> {
     fn open_file(&self, ino: Ino) -> VfsResult<(OpenFile<R::Reader>, bool)> {
         match self.target(ino)? {
             Target::Root(RootInode::Pid) => Ok((OpenFile::Pid, false)),
-            Target::Root(RootInode::Latest | RootInode::Alias(_)) => Err(VfsError::InvalidArgument),
-            Target::Root(_) | Target::Merged(_) | Target::Versions(_) => Err(VfsError::IsDir),
+            Target::Root(RootInode::Latest | RootInode::Alias(_)) => {
+                Err(VfsError::INVALID_ARGUMENT)
+            }
+            Target::Root(_) | Target::Merged(_) | Target::Versions(_) => Err(VfsError::IS_DIR),
             Target::Node(slot) => match slot.node.meta.kind {
                 FileKind::File => {
                     let reader = self
@@ -239,8 +241,8 @@ impl<R: Repository> Layout<R> {
                         .map_err(|e| self.damage.fail(e, "open"))?;
                     Ok((OpenFile::Data(reader), true))
                 }
-                FileKind::Dir => Err(VfsError::IsDir),
-                _ => Err(VfsError::NotSupported),
+                FileKind::Dir => Err(VfsError::IS_DIR),
+                _ => Err(VfsError::NOT_SUPPORTED),
             },
         }
     }
@@ -270,7 +272,7 @@ impl<R: Repository> VfsTree for Layout<R> {
 
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry> {
         if name.len() > names::NAME_MAX {
-            return Err(VfsError::NameTooLong);
+            return Err(VfsError::NAME_TOO_LONG);
         }
         let slot = match self.target(parent)? {
             Target::Root(dir) => {
@@ -282,16 +284,16 @@ impl<R: Repository> VfsTree for Layout<R> {
             Target::Merged(dir) => {
                 let listing = self.listings.children(&self.repo, &dir);
                 let child = versions::merged_child(&listing, parent, name);
-                return self.remember_child(&child.ok_or(VfsError::NotFound)?);
+                return self.remember_child(&child.ok_or(VfsError::NOT_FOUND)?);
             }
             Target::Versions(dir) => {
-                let child = dir.child(parent, name).ok_or(VfsError::NotFound)?;
+                let child = dir.child(parent, name).ok_or(VfsError::NOT_FOUND)?;
                 return self.remember_child(&child);
             }
             Target::Node(slot) => slot,
         };
         if slot.node.meta.kind != FileKind::Dir {
-            return Err(VfsError::NotDir);
+            return Err(VfsError::NOT_DIR);
         }
         let node = self
             .repo
@@ -331,13 +333,13 @@ impl<R: Repository> VfsTree for Layout<R> {
                 .repo
                 .readlink(&slot.node.handle)
                 .map_err(|e| self.damage.fail(e, "readlink")),
-            _ => Err(VfsError::InvalidArgument),
+            _ => Err(VfsError::INVALID_ARGUMENT),
         }
     }
 
     fn open(&self, ino: Ino, mode: OpenMode) -> VfsResult<Opened> {
         if mode.wants_write() {
-            return Err(VfsError::ReadOnly);
+            return Err(VfsError::READ_ONLY);
         }
         let (file, keep_cache) = self.open_file(ino)?;
         let fh = self.handles.open_file(file);

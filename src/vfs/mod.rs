@@ -102,11 +102,11 @@ pub enum XattrReply {
 impl XattrReply {
     /// Answers a request for `value` with a buffer of `size` bytes (0 asks for the size).
     pub fn for_request(value: Vec<u8>, size: u32) -> VfsResult<XattrReply> {
-        let len = u32::try_from(value.len()).map_err(|_| VfsError::Range)?;
+        let len = u32::try_from(value.len()).map_err(|_| VfsError::RANGE)?;
         if size == 0 {
             Ok(XattrReply::Size(len))
         } else if len > size {
-            Err(VfsError::Range)
+            Err(VfsError::RANGE)
         } else {
             Ok(XattrReply::Data(value))
         }
@@ -234,7 +234,7 @@ pub trait VfsTree: Send + Sync + 'static {
     fn access(&self, ino: Ino, write: bool) -> VfsResult<()> {
         self.getattr(ino)?;
         if write {
-            Err(VfsError::ReadOnly)
+            Err(VfsError::READ_ONLY)
         } else {
             Ok(())
         }
@@ -243,7 +243,7 @@ pub trait VfsTree: Send + Sync + 'static {
     /// Every request to change the filesystem comes here, and is refused: the filesystem is
     /// read-only by construction, so no tree and no adapter has a method per write operation.
     fn mutate(&self, _op: Mutation<'_>) -> VfsResult<Infallible> {
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     }
 
     /// Nothing is ever written, so there is never anything to sync.
@@ -251,9 +251,9 @@ pub trait VfsTree: Send + Sync + 'static {
         Ok(())
     }
     fn getlk(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
-        Err(VfsError::NotSupported)
+        Err(VfsError::NOT_SUPPORTED)
     }
     fn setlk(&self, _ino: Ino, _fh: u64) -> VfsResult<()> {
-        Err(VfsError::NotSupported)
+        Err(VfsError::NOT_SUPPORTED)
     }
 }

@@ -121,7 +121,7 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
                 self.owned(Meta::synthetic(FileKind::Dir, 0o555, 0, newest))
             }
             RootInode::Latest => {
-                let latest = state.latest().ok_or(VfsError::NotFound)?;
+                let latest = state.latest().ok_or(VfsError::NOT_FOUND)?;
                 let size = latest.generation.name.len() as u64;
                 self.owned(Meta::synthetic(
                     FileKind::Symlink,
@@ -148,11 +148,11 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
         let state = self.state();
         match which {
             RootInode::Latest => {
-                let latest = state.latest().ok_or(VfsError::NotFound)?;
+                let latest = state.latest().ok_or(VfsError::NOT_FOUND)?;
                 Ok(latest.generation.name.clone().into_bytes())
             }
             RootInode::Alias(name) => Ok(self.alias_link(&state, name)?.0.into_bytes()),
-            _ => Err(VfsError::InvalidArgument),
+            _ => Err(VfsError::INVALID_ARGUMENT),
         }
     }
 
@@ -205,9 +205,9 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
             return Ok(fixed(name, FileKind::File, PID_INO));
         }
         if !names::is_plain(name) {
-            return Err(VfsError::NotFound);
+            return Err(VfsError::NOT_FOUND);
         }
-        let name = std::str::from_utf8(name).map_err(|_| VfsError::NotFound)?;
+        let name = std::str::from_utf8(name).map_err(|_| VfsError::NOT_FOUND)?;
         let full = join(prefix, name);
         let state = self.state();
         if let Some(view) = state.find(full.as_bytes()) {
@@ -222,7 +222,7 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
             .iter()
             .any(|g| under(&full, &g.generation.name).is_some_and(|r| !r.is_empty()));
         if !grouped {
-            return Err(VfsError::NotFound);
+            return Err(VfsError::NOT_FOUND);
         }
         Ok(fixed(name.as_bytes(), FileKind::Dir, self.group_ino(&full)))
     }
@@ -322,8 +322,8 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
 
     /// An aliased generation's symlink target and its metadata.
     fn alias_link(&self, state: &State<H>, name: &str) -> VfsResult<(String, Meta)> {
-        let view = state.find(name.as_bytes()).ok_or(VfsError::NotFound)?;
-        let target = view.alias.as_deref().ok_or(VfsError::NotFound)?;
+        let view = state.find(name.as_bytes()).ok_or(VfsError::NOT_FOUND)?;
+        let target = view.alias.as_deref().ok_or(VfsError::NOT_FOUND)?;
         let link = same_tree::relative_link(name, target);
         let meta = Meta::synthetic(
             FileKind::Symlink,
@@ -340,7 +340,7 @@ fn prefix_of(dir: &RootInode) -> VfsResult<&str> {
     match dir {
         RootInode::Root => Ok(""),
         RootInode::Group(prefix) => Ok(prefix),
-        _ => Err(VfsError::NotDir),
+        _ => Err(VfsError::NOT_DIR),
     }
 }
 

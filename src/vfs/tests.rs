@@ -92,7 +92,7 @@ fn root_lists_finished_generations_latest_and_pid() -> TestResult {
     assert_eq!(pid.attr.meta.size, 5);
     assert_eq!(
         tree.lookup(ROOT_INO, b"2026-01-03.partial"),
-        Err(VfsError::NotFound)
+        Err(VfsError::NOT_FOUND)
     );
     Ok(())
 }
@@ -158,7 +158,7 @@ fn single_view_picks_latest_back_n() -> TestResult {
         read_all(&tree, walk(&tree, &["file"])?.attr.ino)?,
         b"2026-01-02"
     );
-    assert_eq!(tree.lookup(ROOT_INO, b".pid"), Err(VfsError::NotFound));
+    assert_eq!(tree.lookup(ROOT_INO, b".pid"), Err(VfsError::NOT_FOUND));
     let missing = LayoutOptions {
         view: View::Single,
         generation: "latest~3".parse()?,
@@ -238,7 +238,7 @@ fn inodes_are_stable_and_forgotten() -> TestResult {
     let held = tree.held_inodes();
     tree.forget(first, 2);
     assert_eq!(tree.held_inodes(), held - 1);
-    assert_eq!(tree.getattr(first), Err(VfsError::NotFound));
+    assert_eq!(tree.getattr(first), Err(VfsError::NOT_FOUND));
     assert_eq!(
         walk(&tree, &["2026-01-01", "sub", "deeper", "inner"])?
             .attr
@@ -294,7 +294,7 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
         write: true,
         ..Default::default()
     };
-    assert_eq!(tree.open(file, write), Err(VfsError::ReadOnly));
+    assert_eq!(tree.open(file, write), Err(VfsError::READ_ONLY));
     assert_eq!(
         tree.open(
             file,
@@ -303,22 +303,22 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
                 ..Default::default()
             }
         ),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
-    assert_eq!(tree.open(3, write), Err(VfsError::ReadOnly));
+    assert_eq!(tree.open(3, write), Err(VfsError::READ_ONLY));
     assert_eq!(
         tree.mutate(Mutation::MakeDir {
             parent: ROOT_INO,
             name: b"x"
         }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
     assert_eq!(
         tree.mutate(Mutation::Unlink {
             parent: ROOT_INO,
             name: b"latest"
         }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
     assert_eq!(
         tree.mutate(Mutation::Rename {
@@ -327,11 +327,11 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
             new_parent: ROOT_INO,
             new_name: b"b"
         }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
     assert_eq!(
         tree.mutate(Mutation::SetAttr { ino: file }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
     assert_eq!(
         tree.mutate(Mutation::SetXattr {
@@ -339,12 +339,12 @@ fn writes_are_refused_and_locks_unsupported() -> TestResult {
             name: b"user.a",
             value: b"1"
         }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
-    assert_eq!(tree.access(file, true), Err(VfsError::ReadOnly));
+    assert_eq!(tree.access(file, true), Err(VfsError::READ_ONLY));
     assert_eq!(tree.access(file, false), Ok(()));
-    assert_eq!(tree.setlk(file, 0), Err(VfsError::NotSupported));
-    assert_eq!(tree.readlink(file), Err(VfsError::InvalidArgument));
+    assert_eq!(tree.setlk(file, 0), Err(VfsError::NOT_SUPPORTED));
+    assert_eq!(tree.readlink(file), Err(VfsError::INVALID_ARGUMENT));
     Ok(())
 }
 
@@ -364,16 +364,16 @@ fn xattr_sizes_and_ranges() -> TestResult {
         tree.getxattr(file, b"user.colour", 4)?,
         XattrReply::Data(b"blue".to_vec())
     );
-    assert_eq!(tree.getxattr(file, b"user.colour", 3), Err(VfsError::Range));
+    assert_eq!(tree.getxattr(file, b"user.colour", 3), Err(VfsError::RANGE));
     assert_eq!(
         tree.getxattr(file, b"user.none", 10),
-        Err(VfsError::NoXattr)
+        Err(VfsError::NO_XATTR)
     );
     assert_eq!(tree.listxattr(file, 0)?, XattrReply::Size(12));
-    assert_eq!(tree.listxattr(file, 1), Err(VfsError::Range));
+    assert_eq!(tree.listxattr(file, 1), Err(VfsError::RANGE));
     assert_eq!(
         tree.getxattr(ROOT_INO, b"user.colour", 0),
-        Err(VfsError::NoXattr)
+        Err(VfsError::NO_XATTR)
     );
     Ok(())
 }
@@ -506,11 +506,11 @@ fn slashes_in_generation_names_make_group_directories() -> TestResult {
     );
     assert_eq!(
         tree.lookup(laptop.attr.ino, b"nope"),
-        Err(VfsError::NotFound)
+        Err(VfsError::NOT_FOUND)
     );
     assert_eq!(
         tree.lookup(ROOT_INO, b"laptop/2026-01-01"),
-        Err(VfsError::NotFound)
+        Err(VfsError::NOT_FOUND)
     );
     assert_eq!(tree.statfs(ROOT_INO)?.files, 30);
     Ok(())
@@ -609,14 +609,14 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
     );
     assert_eq!(
         tree.open(report.attr.ino, OpenMode::default()),
-        Err(VfsError::IsDir)
+        Err(VfsError::IS_DIR)
     );
     assert_eq!(
         tree.mutate(Mutation::MakeDir {
             parent: report.attr.ino,
             name: b"x"
         }),
-        Err(VfsError::ReadOnly)
+        Err(VfsError::READ_ONLY)
     );
 
     std::fs::create_dir_all(dir.path().join("g3/docs"))?;
@@ -651,7 +651,7 @@ fn versions_view_looks_names_up_in_the_listing_it_kept_until_a_refresh() -> Test
     std::fs::write(dir.path().join("g2/docs/late.txt"), b"late")?;
     assert_eq!(
         walk(&tree, &["docs", "late.txt"]).map(|_| ()),
-        Err(VfsError::NotFound)
+        Err(VfsError::NOT_FOUND)
     );
     tree.refresh()?;
     let late = walk(&tree, &["docs", "late.txt", "g2.txt"])?;

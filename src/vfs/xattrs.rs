@@ -17,7 +17,7 @@ pub fn get(xattrs: Xattrs, name: &[u8], size: u32) -> VfsResult<XattrReply> {
         .into_iter()
         .find(|(n, _)| valid_name(n) && n == name)
         .map(|(_, v)| v);
-    XattrReply::for_request(value.ok_or(VfsError::NoXattr)?, size)
+    XattrReply::for_request(value.ok_or(VfsError::NO_XATTR)?, size)
 }
 
 /// The answer to `listxattr`: the names, each followed by NUL; names the kernel cannot take are

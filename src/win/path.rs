@@ -25,7 +25,7 @@ pub fn resolve<T: VfsTree>(tree: &T, dirs: &DirCache, path: &str) -> VfsResult<R
     let mut held = false;
     for component in path.split(['\\', '/']).filter(|c| !c.is_empty()) {
         let next = dirs.get(tree, &current.entry).and_then(|dir| {
-            let child = dir.find(component).ok_or(VfsError::NotFound)?;
+            let child = dir.find(component).ok_or(VfsError::NOT_FOUND)?;
             let raw = child.name.raw.clone();
             Ok((tree.lookup(current.entry.attr.ino, &raw)?, raw))
         });
@@ -116,10 +116,13 @@ mod tests {
         assert_eq!(read("\\2026-01-01\\Docs\\readme")?, b"upper");
         assert_eq!(read("\\2026-01-01\\Docs\\a\u{F03A}b")?, b"colon");
         // Windows follows `latest` itself through its reparse point; genmount never does.
-        assert_eq!(read("\\latest\\Docs\\README").err(), Some(VfsError::NotDir));
+        assert_eq!(
+            read("\\latest\\Docs\\README").err(),
+            Some(VfsError::NOT_DIR)
+        );
         assert_eq!(
             resolve(&tree, &dirs, "\\nope").err(),
-            Some(VfsError::NotFound)
+            Some(VfsError::NOT_FOUND)
         );
         assert_eq!(resolve(&tree, &dirs, "\\")?.entry.attr.ino, ROOT_INO);
         Ok(())
