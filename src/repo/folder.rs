@@ -240,6 +240,22 @@ mod tests {
         Ok(())
     }
 
+    /// A directory opened so that its times can be set (Windows opens directories only with
+    /// FILE_FLAG_BACKUP_SEMANTICS, and setting times needs write access).
+    fn open_dir_for_times(path: &Path) -> std::io::Result<std::fs::File> {
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::OpenOptionsExt;
+            const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+                .open(path)
+        }
+        #[cfg(not(windows))]
+        std::fs::File::open(path)
+    }
+
     #[test]
     fn undated_generations_sort_by_mtime() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
@@ -247,7 +263,7 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::create_dir(&path)?;
             let time = Timestamp::new(1_700_000_000 + secs, 0).to_system_time();
-            std::fs::File::open(&path)?.set_modified(time)?;
+            open_dir_for_times(&path)?.set_modified(time)?;
         }
         let repo = FolderRepo::open(dir.path())?;
         let names: Vec<String> = repo.generations().iter().map(|g| g.name.clone()).collect();

@@ -144,6 +144,7 @@ mod tests {
     use super::*;
     use crate::repo::folder::FolderRepo;
     use crate::vfs::{Layout, LayoutOptions, ROOT_INO};
+    use crate::win::memrepo::MemRepo;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -151,55 +152,58 @@ mod tests {
         dir.children.iter().map(|c| c.name.shown.as_str()).collect()
     }
 
-    fn folder_tree(
-        dir: &std::path::Path,
-    ) -> Result<Layout<FolderRepo>, Box<dyn std::error::Error>> {
-        std::fs::create_dir_all(dir.join("2026-01-01/Docs"))?;
-        std::fs::write(dir.join("2026-01-01/Docs/README"), b"upper")?;
-        std::fs::write(dir.join("2026-01-01/Docs/Readme"), b"mixed")?;
-        Ok(Layout::new(
-            FolderRepo::open(dir)?,
-            LayoutOptions::default(),
-        )?)
+    /// A generation whose `Docs` holds names that are one name on Windows.
+    fn colliding() -> Result<Layout<MemRepo>, Box<dyn std::error::Error>> {
+        let repo = MemRepo::new(&[
+            ("2026-01-01/Docs/README", b"upper"),
+            ("2026-01-01/Docs/Readme", b"mixed"),
+        ]);
+        Ok(Layout::new(repo, LayoutOptions::default())?)
+    }
+
+    fn docs<T: VfsTree>(tree: &T) -> VfsResult<Entry> {
+        let generation = tree.lookup(ROOT_INO, b"2026-01-01")?;
+        tree.lookup(generation.attr.ino, b"Docs")
     }
 
     #[test]
-    fn a_directory_is_listed_once_with_attributes_and_collisions_mapped() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let tree = folder_tree(tmp.path())?;
+    fn a_listing_maps_collisions_and_keeps_each_childs_attributes() -> TestResult {
+        let tree = colliding()?;
         let dirs = DirCache::new(DEFAULT_CAPACITY);
-        let generation = tree.lookup(ROOT_INO, b"2026-01-01")?;
-        let docs_entry = tree.lookup(generation.attr.ino, b"Docs")?;
-        let docs = dirs.get(&tree, &docs_entry)?;
-        assert_eq!(shown(&docs), ["README", "Readme (2)"]);
-        let mixed = docs
+        let listed = dirs.get(&tree, &docs(&tree)?)?;
+        assert_eq!(shown(&listed), ["README", "Readme (2)"]);
+        let mixed = listed
             .find("readme (2)")
             .map(|c| (c.name.raw.clone(), c.entry.attr.meta.size));
         assert_eq!(mixed, Some((b"Readme".to_vec(), 5)));
-        assert_eq!(
-            docs.find("readme").map(|c| c.name.raw.clone()),
-            Some(b"README".to_vec())
-        );
+        let upper = listed.find("readme").map(|c| c.name.raw.clone());
+        assert_eq!(upper, Some(b"README".to_vec()));
+        Ok(())
+    }
 
-        // Generations never change: a file that appears in the folder later is not listed
-        // while the listing is kept, and is once the tree says the directory changed.
-        std::fs::write(tmp.path().join("2026-01-01/Docs/new"), b"")?;
-        assert_eq!(
-            shown(&dirs.get(&tree, &docs_entry)?),
-            ["README", "Readme (2)"]
-        );
+    #[test]
+    fn a_directory_is_kept_until_the_tree_says_it_changed() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        std::fs::create_dir_all(tmp.path().join("2026-01-01/Docs"))?;
+        std::fs::write(tmp.path().join("2026-01-01/Docs/a"), b"")?;
+        let tree = Layout::new(FolderRepo::open(tmp.path())?, LayoutOptions::default())?;
+        let dirs = DirCache::new(DEFAULT_CAPACITY);
+        let docs_entry = docs(&tree)?;
+        assert_eq!(shown(&dirs.get(&tree, &docs_entry)?), ["a"]);
+        // Generations never change: a file that appears in the folder later is not listed while
+        // the listing is kept, and is once the tree says the directory changed.
+        std::fs::write(tmp.path().join("2026-01-01/Docs/b"), b"")?;
+        assert_eq!(shown(&dirs.get(&tree, &docs_entry)?), ["a"]);
         dirs.drop_dir(docs_entry.attr.ino);
-        assert_eq!(
-            shown(&dirs.get(&tree, &docs_entry)?),
-            ["README", "Readme (2)", "new"]
-        );
+        assert_eq!(shown(&dirs.get(&tree, &docs_entry)?), ["a", "b"]);
         Ok(())
     }
 
     #[test]
     fn a_refresh_of_the_root_drops_its_kept_listing() -> TestResult {
         let tmp = tempfile::tempdir()?;
-        let tree = folder_tree(tmp.path())?;
+        std::fs::create_dir(tmp.path().join("2026-01-01"))?;
+        let tree = Layout::new(FolderRepo::open(tmp.path())?, LayoutOptions::default())?;
         let dirs = DirCache::new(DEFAULT_CAPACITY);
         tree.set_invalidator(dirs.invalidator());
         let root = tree.getattr(ROOT_INO)?;
@@ -218,11 +222,9 @@ mod tests {
 
     #[test]
     fn a_directory_bigger_than_the_cache_is_still_listed_in_full() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let tree = folder_tree(tmp.path())?;
+        let tree = colliding()?;
         let dirs = DirCache::new(1);
-        let generation = tree.lookup(ROOT_INO, b"2026-01-01")?;
-        let docs_entry = tree.lookup(generation.attr.ino, b"Docs")?;
+        let docs_entry = docs(&tree)?;
         for _ in 0..2 {
             assert_eq!(
                 shown(&dirs.get(&tree, &docs_entry)?),

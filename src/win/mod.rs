@@ -5,6 +5,8 @@
 pub mod dircache;
 pub mod info;
 pub mod listing;
+#[cfg(test)]
+mod memrepo;
 pub mod mountpoint;
 pub mod names;
 pub mod path;

@@ -75,9 +75,9 @@ pub fn windows_link_target(target: &[u8]) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::folder::FolderRepo;
     use crate::vfs::{Layout, LayoutOptions};
     use crate::win::dircache::DEFAULT_CAPACITY;
+    use crate::win::memrepo::MemRepo;
 
     #[test]
     fn link_targets_become_windows_paths() {
@@ -95,13 +95,12 @@ mod tests {
     #[test]
     fn paths_resolve_case_insensitively_and_through_collisions()
     -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let generation = dir.path().join("2026-01-01");
-        std::fs::create_dir_all(generation.join("Docs"))?;
-        std::fs::write(generation.join("Docs/README"), b"upper")?;
-        std::fs::write(generation.join("Docs/Readme"), b"mixed")?;
-        std::fs::write(generation.join("Docs/a:b"), b"colon")?;
-        let tree = Layout::new(FolderRepo::open(dir.path())?, LayoutOptions::default())?;
+        let repo = MemRepo::new(&[
+            ("2026-01-01/Docs/README", b"upper"),
+            ("2026-01-01/Docs/Readme", b"mixed"),
+            ("2026-01-01/Docs/a:b", b"colon"),
+        ]);
+        let tree = Layout::new(repo, LayoutOptions::default())?;
         let dirs = DirCache::new(DEFAULT_CAPACITY);
         let read = |path: &str| -> VfsResult<Vec<u8>> {
             let resolved = resolve(&tree, &dirs, path)?;

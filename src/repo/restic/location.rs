@@ -1,9 +1,20 @@
-//! What may be shown of a repository's location and of the errors met opening it: credentials in
-//! a URL redacted or scrubbed, rustic_core's errors sorted into genmount's exit codes.
+//! A repository's location: as rustic_backend must be given it on each OS, what may be shown of it
+//! and of the errors met opening it (credentials in a URL redacted or scrubbed), and rustic_core's
+//! errors sorted into genmount's exit codes.
 
 use rustic_core::RusticError;
 
 use crate::error::OpenError;
+
+/// `location` as rustic_backend reads it on an OS (`windows`: whether it is Windows). There,
+/// rustic_backend takes any location with a backslash (or a drive letter) for a local path, whole:
+/// `local:C:\repo` would be the path `local:C:\repo`. So a local location goes to it bare.
+pub fn for_rustic(location: &str, windows: bool) -> &str {
+    match location.strip_prefix("local:") {
+        Some(path) if windows => path,
+        _ => location,
+    }
+}
 
 /// The first line of a (possibly multi-line) error text.
 pub fn one_line(text: &str) -> String {
@@ -70,6 +81,20 @@ pub fn classify(err: &RusticError, shown: &str, location: &str) -> OpenError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_locations_reach_rustic_bare_on_windows_only() {
+        assert_eq!(
+            for_rustic(r"local:C:\backups\repo", true),
+            r"C:\backups\repo"
+        );
+        assert_eq!(for_rustic(r"local:tests\repo", true), r"tests\repo");
+        assert_eq!(for_rustic("local:/srv/repo", false), "local:/srv/repo");
+        for remote in ["rest:http://127.0.0.1:8000/", "rclone:remote:repo"] {
+            assert_eq!(for_rustic(remote, true), remote);
+            assert_eq!(for_rustic(remote, false), remote);
+        }
+    }
 
     #[test]
     fn credentials_in_urls_are_redacted() {

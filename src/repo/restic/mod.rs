@@ -124,7 +124,7 @@ impl ResticRepo {
         naming::check_template(&opts.template).map_err(OpenError::Usage)?;
         let shown = location::redact(&opts.location);
         let backends = BackendOptions::default()
-            .repository(opts.location.clone())
+            .repository(location::for_rustic(&opts.location, cfg!(windows)))
             .to_backends()
             .map_err(|err| {
                 OpenError::Repository(format!(

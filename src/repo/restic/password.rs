@@ -109,14 +109,20 @@ mod tests {
 
     #[test]
     fn password_command_output_and_failure() {
+        // The command runs without a shell, as restic runs it: Windows's echo is cmd's own.
+        let (echo, fail) = if cfg!(windows) {
+            ("cmd /c echo hunter2", "cmd /c exit 1")
+        } else {
+            ("echo hunter2", "false")
+        };
         let ok = PasswordSource {
             file: None,
-            command: Some("echo hunter2".into()),
+            command: Some(echo.into()),
         };
         assert!(matches!(credentials(&ok), Ok(Credentials::Password(p)) if p == "hunter2"));
         let failing = PasswordSource {
             file: None,
-            command: Some("false".into()),
+            command: Some(fail.into()),
         };
         assert!(matches!(
             credentials(&failing),
