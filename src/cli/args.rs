@@ -162,9 +162,12 @@ pub(super) struct GenerationsArgs {
     pub(super) repo: String,
     #[command(flatten)]
     pub(super) access: RepoArgs,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
+    /// One JSON array of the generations instead of a table, as `restic snapshots --json` prints.
+    #[arg(long, conflicts_with = "json_lines")]
     pub(super) json: bool,
+    /// One JSON object per generation and line instead of a table, for a stream.
+    #[arg(long)]
+    pub(super) json_lines: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
