@@ -125,3 +125,83 @@ fn an_empty_listing_is_an_empty_array() -> TestResult {
     assert_eq!(status, 2, "one output format at a time: {stderr}");
     Ok(())
 }
+
+/// The numbers of the lines of `help` that `wanted` picks.
+fn line_of(help: &str, wanted: impl Fn(&str) -> bool) -> Vec<usize> {
+    help.lines()
+        .enumerate()
+        .filter(|(_, line)| wanted(line))
+        .map(|(at, _)| at)
+        .collect()
+}
+
+/// The heading a flag's line stands under: the nearest `Heading:` line above it.
+fn heading_of<'a>(help: &'a str, flag: &str) -> Option<&'a str> {
+    let lines: Vec<&str> = help.lines().collect();
+    let at = lines.iter().position(|line| {
+        line.split_whitespace()
+            .any(|word| word.trim_end_matches([',', '.']) == flag)
+    })?;
+    lines[..at]
+        .iter()
+        .rev()
+        .find(|line| !line.starts_with(' ') && line.ends_with(':'))
+        .copied()
+}
+
+#[test]
+fn mount_help_groups_options_in_reading_order() {
+    let (status, help, stderr) = run(&[OsStr::new("mount"), OsStr::new("--help")]);
+    assert_eq!(status, 0, "{stderr}");
+    let headings = [
+        "Repository options:",
+        "View options:",
+        "Mount options:",
+        "Global options:",
+    ];
+    let at: Vec<Vec<usize>> = headings
+        .iter()
+        .map(|h| line_of(&help, |line| line == *h))
+        .collect();
+    assert!(at.iter().all(|lines| lines.len() == 1), "{at:?}\n{help}");
+    assert!(at.windows(2).all(|w| w[0][0] < w[1][0]), "{help}");
+    assert!(!help.lines().any(|l| l == "Options:"), "{help}");
+    for (flag, heading) in [
+        ("--password-file", "Repository options:"),
+        ("--cache-size", "Repository options:"),
+        ("--host", "View options:"),
+        ("--view", "View options:"),
+        ("--generation", "View options:"),
+        ("--option", "Mount options:"),
+        ("--daemon", "Mount options:"),
+        ("--verbose", "Global options:"),
+        ("--quiet", "Global options:"),
+        ("--help", "Global options:"),
+    ] {
+        assert_eq!(heading_of(&help, flag), Some(heading), "{flag}\n{help}");
+    }
+}
+
+#[test]
+fn help_and_version_still_answer_everywhere() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["generations", "-h"],
+        &["help", "mount"],
+    ] {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let (status, help, stderr) = run(&args);
+        assert_eq!(status, 0, "{args:?}: {stderr}");
+        assert!(help.contains("Global options:"), "{args:?}: {help}");
+    }
+    let (status, version, _) = run(&[OsStr::new("--version")]);
+    assert_eq!(status, 0);
+    assert!(version.starts_with("genmount "), "{version}");
+    let (status, man, _) = run(&[OsStr::new("man")]);
+    assert_eq!(status, 0);
+    assert!(
+        man.contains("GLOBAL OPTIONS") && man.contains("mount"),
+        "{man}"
+    );
+}
