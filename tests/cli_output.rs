@@ -205,3 +205,40 @@ fn help_and_version_still_answer_everywhere() {
         "{man}"
     );
 }
+
+/// A build without OpenDAL names the build that reads restic's remote forms, and shows none of the
+/// options a location carries (they may hold credentials).
+#[cfg(not(feature = "opendal"))]
+#[test]
+fn remote_forms_ask_for_the_opendal_build_without_their_options() {
+    let repo = "b2:bucket:repo?bucket_id=1&application_key=s3cr3t";
+    let (status, _, stderr) = run(&[OsStr::new("generations"), OsStr::new(repo)]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("--features opendal"), "{stderr}");
+    assert!(
+        stderr.contains("b2:bucket:repo") && !stderr.contains("s3cr3t"),
+        "{stderr}"
+    );
+}
+
+/// OpenDAL's `fs` service reads a local restic repository: the options of the location reach it.
+#[cfg(feature = "opendal")]
+#[test]
+fn opendal_locations_carry_their_options() -> TestResult {
+    let dir = two_snapshots()?;
+    let repo = format!("opendal:fs?root={}", dir.repo().display());
+    let (status, table, stderr) = generations(&dir, &[]);
+    assert_eq!(status, 0, "{stderr}");
+    let (password, cache) = (dir.password(), dir.cache());
+    let (status, stdout, stderr) = run(&[
+        OsStr::new("generations"),
+        OsStr::new(&repo),
+        OsStr::new("--password-file"),
+        password.as_os_str(),
+        OsStr::new("--cache-dir"),
+        cache.as_os_str(),
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(table_rows(&stdout), table_rows(&table));
+    Ok(())
+}

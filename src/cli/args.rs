@@ -109,8 +109,10 @@ pub(super) struct RepoArgs {
 
 #[derive(Args, Debug)]
 pub(super) struct MountArgs {
-    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`) or a
-    /// folder of snapshot directories (`dir:PATH`); `-` or left out: $RESTIC_REPOSITORY.
+    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`;
+    /// in a build with OpenDAL also `s3:`, `b2:`, `azure:`, `gs:`, `sftp:`, `swift:` as restic writes
+    /// them and `opendal:SERVICE?KEY=VALUE&…`) or a folder of snapshot directories (`dir:PATH`);
+    /// `-` or left out: $RESTIC_REPOSITORY.
     pub(super) repo: String,
     /// An empty directory to mount on.
     pub(super) mountpoint: Option<PathBuf>,
