@@ -206,7 +206,7 @@ fn generations_lists_finished_ones_oldest_first() -> TestResult {
     let (status, stdout, _) = run(&[
         OsStr::new("generations"),
         dir.path().as_os_str(),
-        OsStr::new("--json"),
+        OsStr::new("--json-lines"),
     ]);
     assert_eq!(status, 0);
     let parsed: Vec<serde_json::Value> = stdout

@@ -8,21 +8,38 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::error::OpenError;
 use crate::vfs::GenerationSpec;
 
+/// `--help`'s headings, in the order a user reads them: where the repository is and how to open it,
+/// what the mount shows, how it is mounted; options of every subcommand last, apart.
+const REPOSITORY: &str = "Repository options";
+const VIEW: &str = "View options";
+const MOUNT: &str = "Mount options";
+const OUTPUT: &str = "Output options";
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "genmount",
     version,
-    about = "Mount the generations of a backup repository, read-only"
+    about = "Mount the generations of a backup repository, read-only",
+    // Our own -h and -V, so that they stand under the global heading with -v and -q.
+    disable_help_flag = true,
+    disable_version_flag = true
 )]
 pub(super) struct Cli {
     #[command(subcommand)]
     pub(super) command: Command,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub(super) verbose: u8,
     /// Only errors.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub(super) quiet: bool,
+    /// Print help.
+    #[arg(short, long, action = clap::ArgAction::Help, global = true, help_heading = GLOBAL)]
+    help: Option<bool>,
+    /// Print the version.
+    #[arg(short = 'V', long, action = clap::ArgAction::Version, help_heading = GLOBAL)]
+    version: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,48 +69,50 @@ pub(super) const SUBCOMMANDS: [&str; 6] = [
     "help",
 ];
 
-/// How to reach a repository: shared by every subcommand.
+/// How to reach a repository and which of its generations to show: shared by every subcommand.
 #[derive(Args, Debug, Clone)]
 pub(super) struct RepoArgs {
     /// Read the restic password from the first line of this file.
-    #[arg(long, env = "RESTIC_PASSWORD_FILE", value_name = "FILE")]
+    #[arg(long, env = "RESTIC_PASSWORD_FILE", value_name = "FILE", help_heading = REPOSITORY)]
     pub(super) password_file: Option<PathBuf>,
     /// Run this command (no shell) and take the first line of its output as the restic password.
-    #[arg(long, env = "RESTIC_PASSWORD_COMMAND", value_name = "COMMAND")]
+    #[arg(long, env = "RESTIC_PASSWORD_COMMAND", value_name = "COMMAND", help_heading = REPOSITORY)]
     pub(super) password_command: Option<String>,
     /// Where rustic keeps its local cache of snapshots, index and trees.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = REPOSITORY)]
     pub(super) cache_dir: Option<PathBuf>,
     /// Keep no local cache.
-    #[arg(long)]
+    #[arg(long, help_heading = REPOSITORY)]
     pub(super) no_cache: bool,
-    /// Only snapshots of this host (repeatable: any of them).
-    #[arg(long, value_name = "HOST")]
-    pub(super) host: Vec<String>,
-    /// Only snapshots with all these tags, comma-separated (repeatable: any of the lists).
-    #[arg(long, value_name = "TAG[,TAG]")]
-    pub(super) tag: Vec<String>,
-    /// Only snapshots that include this path (repeatable: all of them).
-    #[arg(long, value_name = "PATH")]
-    pub(super) path: Vec<String>,
-    /// How generation directories are named: {time}, {id}, {long_id}, {host}, {user}, {tags}, {label}.
-    #[arg(long, default_value = crate::repo::restic::naming::DEFAULT_TEMPLATE, value_name = "TEMPLATE")]
-    pub(super) name_template: String,
     /// Hold no restic lock while mounted (for read-only media).
-    #[arg(long)]
+    #[arg(long, help_heading = REPOSITORY)]
     pub(super) no_lock: bool,
     /// Read what is left of damaged files: zeros in place of lost data blobs, each one logged.
-    #[arg(long)]
+    #[arg(long, help_heading = REPOSITORY)]
     pub(super) allow_damaged: bool,
     /// Memory for decrypted file data kept for reads to come: bytes, or with K, M or G (1024-based).
-    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_cache_size)]
+    #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_cache_size, help_heading = REPOSITORY)]
     pub(super) cache_size: u64,
+    /// Only snapshots of this host (repeatable: any of them).
+    #[arg(long, value_name = "HOST", help_heading = VIEW)]
+    pub(super) host: Vec<String>,
+    /// Only snapshots with all these tags, comma-separated (repeatable: any of the lists).
+    #[arg(long, value_name = "TAG[,TAG]", help_heading = VIEW)]
+    pub(super) tag: Vec<String>,
+    /// Only snapshots that include this path (repeatable: all of them).
+    #[arg(long, value_name = "PATH", help_heading = VIEW)]
+    pub(super) path: Vec<String>,
+    /// How generation directories are named: {time}, {id}, {long_id}, {host}, {user}, {tags}, {label}.
+    #[arg(long, default_value = crate::repo::restic::naming::DEFAULT_TEMPLATE, value_name = "TEMPLATE", help_heading = VIEW)]
+    pub(super) name_template: String,
 }
 
 #[derive(Args, Debug)]
 pub(super) struct MountArgs {
-    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`) or a
-    /// folder of snapshot directories (`dir:PATH`); `-` or left out: $RESTIC_REPOSITORY.
+    /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`;
+    /// in a build with OpenDAL also `s3:`, `b2:`, `azure:`, `gs:`, `sftp:`, `swift:` as restic writes
+    /// them and `opendal:SERVICE?KEY=VALUE&…`) or a folder of snapshot directories (`dir:PATH`);
+    /// `-` or left out: $RESTIC_REPOSITORY.
     pub(super) repo: String,
     /// An empty directory to mount on.
     pub(super) mountpoint: Option<PathBuf>,
@@ -101,40 +120,40 @@ pub(super) struct MountArgs {
     pub(super) root: Option<PathBuf>,
     #[command(flatten)]
     pub(super) access: RepoArgs,
-    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
-    #[arg(long)]
-    pub(super) fold_identical: bool,
-    /// Return once the mount is live and keep serving it in the background (exit code as without).
-    /// Not on Windows, which has no fork: run `start /b genmount mount …` or a service instead.
-    #[arg(long)]
-    pub(super) daemon: bool,
-    /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    pub(super) refresh_interval: u64,
     /// `multiple`: a directory per generation; `single`: one generation at the mountpoint;
     /// `versions`: all generations merged, each file a directory of its distinct versions.
-    #[arg(long, value_enum, default_value_t = ViewArg::Multiple)]
+    #[arg(long, value_enum, default_value_t = ViewArg::Multiple, help_heading = VIEW)]
     pub(super) view: ViewArg,
     /// The generation of a single view: NAME, `latest` (the default) or `latest~N`.
-    #[arg(long)]
+    #[arg(long, help_heading = VIEW)]
     pub(super) generation: Option<GenerationSpec>,
+    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
+    #[arg(long, help_heading = VIEW)]
+    pub(super) fold_identical: bool,
     /// A mount option passed to the OS (repeatable, or comma-separated).
-    #[arg(short = 'o', long = "option", value_delimiter = ',')]
+    #[arg(short = 'o', long = "option", value_name = "OPTION", value_delimiter = ',', help_heading = MOUNT)]
     pub(super) options: Vec<String>,
     /// Let other users see the mount (FUSE needs `user_allow_other` in /etc/fuse.conf for non-root).
-    #[arg(long)]
+    #[arg(long, help_heading = MOUNT)]
     pub(super) allow_other: bool,
     /// Mount over a directory that is not empty.
-    #[arg(long)]
+    #[arg(long, help_heading = MOUNT)]
     pub(super) allow_non_empty: bool,
+    /// Return once the mount is live and keep serving it in the background (exit code as without).
+    /// Not on Windows, which has no fork: run `start /b genmount mount …` or a service instead.
+    #[arg(long, help_heading = MOUNT)]
+    pub(super) daemon: bool,
+    /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", help_heading = MOUNT)]
+    pub(super) refresh_interval: u64,
     /// The volume's name in Finder or Explorer (default: genmount and the repository's name).
-    #[arg(long)]
+    #[arg(long, help_heading = MOUNT)]
     pub(super) volname: Option<String>,
     /// On Windows, mark names that start with `.` hidden, as Unix tools treat them.
-    #[arg(long)]
+    #[arg(long, help_heading = MOUNT)]
     pub(super) hide_dot_files: bool,
     /// Threads that serve the kernel.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = MOUNT)]
     pub(super) threads: u16,
 }
 
@@ -162,9 +181,12 @@ pub(super) struct GenerationsArgs {
     pub(super) repo: String,
     #[command(flatten)]
     pub(super) access: RepoArgs,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
+    /// One JSON array of the generations instead of a table, as `restic snapshots --json` prints.
+    #[arg(long, conflicts_with = "json_lines", help_heading = OUTPUT)]
     pub(super) json: bool,
+    /// One JSON object per generation and line instead of a table, for a stream.
+    #[arg(long, help_heading = OUTPUT)]
+    pub(super) json_lines: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

@@ -1,9 +1,11 @@
 //! Which backend a REPO string means, and the options that backend is opened with.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::args::RepoArgs;
 use crate::error::OpenError;
+use crate::repo::restic::location;
 use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
 
@@ -22,17 +24,40 @@ impl Backend {
         access: &RepoArgs,
         progress: bool,
     ) -> Result<Backend, OpenError> {
-        let restic =
-            |location| Backend::Restic(Box::new(restic_options(location, access, progress)));
+        let restic = |location, options| {
+            Backend::Restic(Box::new(restic_options(
+                location, options, access, progress,
+            )))
+        };
         Ok(match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
-            Location::Restic(location) => restic(location),
+            Location::Restic(location) => restic(location, BTreeMap::new()),
+            #[cfg(feature = "opendal")]
+            Location::OpenDal(mut remote) => {
+                super::remote::add_environment(&mut remote, |name| std::env::var(name).ok())
+                    .map_err(OpenError::Usage)?;
+                restic(remote.location, remote.options)
+            }
             Location::Path(path) if looks_like_restic(&path) => {
-                restic(format!("local:{}", path.display()))
+                restic(format!("local:{}", path.display()), BTreeMap::new())
             }
             Location::Path(path) => Backend::Folder(path),
         })
     }
+}
+
+/// `repo` as it may be shown to every user (the mount's fsname): no REST password, and none of the
+/// `?key=value` options a remote location may carry, which may hold credentials.
+pub(super) fn shown_location(repo: &str) -> String {
+    let remote = OPENDAL_SCHEMES
+        .iter()
+        .chain(&["opendal:"])
+        .any(|p| repo.starts_with(p));
+    let repo = match repo.split_once('?') {
+        Some((before, _)) if remote => before,
+        _ => repo,
+    };
+    location::redact(repo)
 }
 
 /// What a REPO string says by itself, before the filesystem is asked.
@@ -42,6 +67,9 @@ enum Location {
     Folder(PathBuf),
     /// A location as rustic_backend reads it.
     Restic(String),
+    /// A location, restic's or rustic_backend's own, read through OpenDAL.
+    #[cfg(feature = "opendal")]
+    OpenDal(super::remote::OpenDal),
     /// A path without a prefix: a restic repository if one is there, else a folder.
     Path(PathBuf),
 }
@@ -49,7 +77,8 @@ enum Location {
 /// Restic's remote forms that need the OpenDAL backend, which is a cargo feature.
 const OPENDAL_SCHEMES: [&str; 6] = ["s3:", "b2:", "azure:", "gs:", "sftp:", "swift:"];
 
-/// The prefixes rustic_backend reads as they are.
+/// The prefixes rustic_backend reads as they are (`opendal:` too, in a build without OpenDAL, to
+/// report that it has none).
 const RESTIC_SCHEMES: [&str; 4] = ["local:", "rest:", "rclone:", "opendal:"];
 
 /// `repo`, or `$RESTIC_REPOSITORY` for `-`, as restic takes it.
@@ -70,12 +99,19 @@ fn classify(repo: &str) -> Result<Location, OpenError> {
     if let Some(path) = repo.strip_prefix("restic:") {
         return Ok(Location::Restic(format!("local:{path}")));
     }
+    #[cfg(feature = "opendal")]
+    if let Some(remote) = super::remote::parse(repo) {
+        let remote =
+            remote.map_err(|err| OpenError::Usage(format!("{}: {err}", shown_location(repo))))?;
+        return Ok(Location::OpenDal(remote));
+    }
     if RESTIC_SCHEMES.iter().any(|p| repo.starts_with(p)) {
         return Ok(Location::Restic(repo.to_string()));
     }
     if OPENDAL_SCHEMES.iter().any(|p| repo.starts_with(p)) {
         return Err(OpenError::Usage(format!(
-            "{repo}: this kind of repository is read through OpenDAL (build with --features opendal and use an opendal: location)"
+            "{}: this kind of repository is read through OpenDAL: use a genmount built with --features opendal",
+            shown_location(repo)
         )));
     }
     Ok(Location::Path(PathBuf::from(repo)))
@@ -86,9 +122,15 @@ fn looks_like_restic(path: &Path) -> bool {
     path.join("config").is_file() && path.join("keys").is_dir()
 }
 
-fn restic_options(location: String, access: &RepoArgs, progress: bool) -> ResticOptions {
+fn restic_options(
+    location: String,
+    backend_options: BTreeMap<String, String>,
+    access: &RepoArgs,
+    progress: bool,
+) -> ResticOptions {
     ResticOptions {
         location,
+        backend_options,
         credentials: None,
         password: PasswordSource {
             file: access.password_file.clone(),
@@ -150,10 +192,44 @@ mod tests {
             location("/srv/repo"),
             Some(Location::Path("/srv/repo".into()))
         );
+    }
+
+    #[test]
+    #[cfg(not(feature = "opendal"))]
+    fn remote_forms_ask_for_the_opendal_build() {
+        for repo in ["s3:host/bucket", "b2:bucket:path", "sftp:host:/r", "gs:b:/"] {
+            let Err(OpenError::Usage(message)) = classify(repo) else {
+                panic!("{repo} is not refused");
+            };
+            assert!(message.contains("--features opendal"), "{message}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "opendal")]
+    fn remote_forms_are_read_through_opendal() {
+        let Ok(Location::OpenDal(remote)) = classify("s3:s3.amazonaws.com/b/r") else {
+            panic!("s3: is not read through OpenDAL");
+        };
+        assert_eq!(remote.location, "opendal:s3:s3.amazonaws.com/b/r");
         assert!(matches!(
-            classify("s3:bucket/repo"),
+            classify("sftp:host:rel"),
             Err(OpenError::Usage(_))
         ));
+    }
+
+    #[test]
+    fn shown_locations_hide_options_and_passwords() {
+        assert_eq!(shown_location("b2:b:p?application_key=secret"), "b2:b:p");
+        assert_eq!(
+            shown_location("opendal:s3?secret_access_key=x"),
+            "opendal:s3"
+        );
+        assert_eq!(
+            shown_location("rest:http://u:pw@h/r"),
+            "rest:http://***@h/r"
+        );
+        assert_eq!(shown_location("/srv/what?"), "/srv/what?");
     }
 
     #[test]

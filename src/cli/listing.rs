@@ -1,4 +1,4 @@
-//! `genmount generations`: a repository's finished generations, as an aligned table or JSON lines.
+//! `genmount generations`: a repository's finished generations, as an aligned table, a JSON array or JSON lines.
 
 use super::args::GenerationsArgs;
 use super::backend::Backend;
@@ -20,6 +20,9 @@ pub(super) fn generations(args: GenerationsArgs, progress: bool) -> Result<(), O
     // As in the mount, which hides unfinished and checkpoint generations.
     let finished: Vec<&Generation> = list.iter().filter(|g| !g.checkpoint).collect();
     if args.json {
+        let all: Vec<serde_json::Value> = finished.iter().map(|g| describe_json(g)).collect();
+        println!("{}", serde_json::Value::Array(all));
+    } else if args.json_lines {
         for generation in finished {
             println!("{}", describe_json(generation));
         }
@@ -29,7 +32,8 @@ pub(super) fn generations(args: GenerationsArgs, progress: bool) -> Result<(), O
     Ok(())
 }
 
-fn describe_json(g: &Generation) -> String {
+/// A generation's fields as JSON; `files` and `size` are null where its backend does not know them.
+fn describe_json(g: &Generation) -> serde_json::Value {
     serde_json::json!({
         "name": g.name,
         "id": g.id,
@@ -40,7 +44,6 @@ fn describe_json(g: &Generation) -> String {
         "files": g.files,
         "size": g.size,
     })
-    .to_string()
 }
 
 /// Generations as an aligned table: name, time, host, paths, files, size.

@@ -2,8 +2,9 @@
 //! to one line on stderr and its documented exit code.
 //!
 //! `args` defines the command line, `helper` rewrites the FUSE mount helper's form of it,
-//! `logging` sets up the log, `backend` tells which backend a REPO means, `mount` and `listing`
-//! are the `mount` and `generations` subcommands.
+//! `logging` sets up the log, `backend` tells which backend a REPO means (`remote` maps restic's
+//! remote forms to OpenDAL locations), `mount` and `listing` are the `mount` and `generations`
+//! subcommands.
 
 mod args;
 mod backend;
@@ -11,6 +12,9 @@ mod helper;
 mod listing;
 mod logging;
 mod mount;
+// The mapping is a pure function, unit-tested in every build; only an OpenDAL build uses it.
+#[cfg(any(feature = "opendal", test))]
+mod remote;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;

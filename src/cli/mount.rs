@@ -12,7 +12,7 @@ use crate::error::OpenError;
 use crate::repo::Repository;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
-use crate::repo::restic::{location, password};
+use crate::repo::restic::password;
 use crate::session::MountRequest;
 use crate::vfs::{Layout, LayoutOptions, View};
 
@@ -99,7 +99,7 @@ fn layout_options(args: &MountArgs, root: Vec<Vec<u8>>) -> LayoutOptions {
 
 fn mount_request(args: &MountArgs, mountpoint: PathBuf, ready: Option<Sender<()>>) -> MountRequest {
     // The fsname is visible to every user (mount, /proc/mounts): no REST password in it.
-    let shown = location::redact(&args.repo);
+    let shown = super::backend::shown_location(&args.repo);
     MountRequest {
         mountpoint,
         fsname: format!("genmount:{shown}"),

@@ -16,7 +16,7 @@ mod trees;
 
 pub use catalogue::SnapshotFilter;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -44,6 +44,8 @@ use crate::meta::{FileKind, Meta, Node};
 pub struct ResticOptions {
     /// The location as rustic_backend reads it: `local:/path`, `rest:http://…`, `rclone:…`.
     pub location: String,
+    /// The backend's own options: an OpenDAL service's configuration.
+    pub backend_options: BTreeMap<String, String>,
     pub password: PasswordSource,
     /// Credentials already read (before `--daemon` forks); otherwise `password` is asked.
     pub credentials: Option<Credentials>,
@@ -125,6 +127,7 @@ impl ResticRepo {
         let shown = location::redact(&opts.location);
         let backends = BackendOptions::default()
             .repository(location::for_rustic(&opts.location, cfg!(windows)))
+            .options(opts.backend_options.clone())
             .to_backends()
             .map_err(|err| {
                 OpenError::Repository(format!(
