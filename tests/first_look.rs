@@ -82,3 +82,48 @@ fn date_named_generation_directories_have_the_names_time_as_mtime() -> TestResul
     assert_eq!(inside.mtime(), source.mtime());
     Ok(())
 }
+
+/// Bytes of the regular files below `root`.
+fn file_bytes(root: &Path) -> u64 {
+    walk(root)
+        .iter()
+        .filter_map(|rel| std::fs::symlink_metadata(root.join(rel)).ok())
+        .filter(|md| md.is_file())
+        .map(|md| md.len())
+        .sum()
+}
+
+#[test]
+fn the_first_df_of_a_restic_mount_without_summaries_is_not_zero() -> TestResult {
+    let fixture = ResticDir::init("first look")?;
+    let source = fixture.dir.path().join("src");
+    std::fs::create_dir_all(source.join("docs"))?;
+    std::fs::write(source.join("docs/big"), pseudo_random(3 << 20, 7))?;
+    // Enough directories that measuring takes longer than answering a statfs at once would.
+    for i in 0..300 {
+        let dir = source.join(format!("d{i:03}"));
+        std::fs::create_dir(&dir)?;
+        std::fs::write(dir.join("small"), format!("small file {i}\n"))?;
+    }
+    // restic before 0.17 (the 0.14 here) writes snapshots without a summary of their size.
+    restic(
+        &fixture.repo(),
+        &fixture.password(),
+        fixture.dir.path(),
+        &["backup", "src"],
+    );
+    let [repo, mnt, password, cache] = fixture.paths();
+    let _mount = Mount::start(
+        &restic_args(repo.as_os_str(), &mnt, &password, &cache),
+        &mnt,
+    );
+    let first = statvfs(&mnt);
+    let shown = first.f_blocks * first.f_frsize;
+    assert!(first.f_blocks > 0, "the first statfs says 0 blocks");
+    assert!(
+        shown >= file_bytes(&source),
+        "the first statfs says {shown} bytes for {} bytes of files",
+        file_bytes(&source)
+    );
+    Ok(())
+}

@@ -94,6 +94,12 @@ pub trait Repository: Send + Sync + 'static {
     /// Opens a regular file for reading.
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;
 
+    /// The bytes the repository stores for its generations, if it can say without walking them
+    /// (restic: the size of its packs). What `statfs` answers before measuring is done.
+    fn stored_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Releases what the repository holds while mounted (a restic lock, say). Called once at unmount.
     fn close(&self) {}
 

@@ -354,6 +354,16 @@ impl Repository for ResticRepo {
         })
     }
 
+    fn stored_bytes(&self) -> Option<u64> {
+        let packs = self
+            .backends
+            .repository()
+            .list_with_size(rustic_core::FileType::Pack)
+            .map_err(|e| tracing::debug!("cannot list packs: {}", self.damaged("packs", &e)))
+            .ok()?;
+        Some(packs.iter().map(|(_, size)| u64::from(*size)).sum())
+    }
+
     fn close(&self) {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(lock);
