@@ -4,12 +4,15 @@
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "common/restic_writer.rs"]
+mod restic_writer;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
 use common::*;
+use restic_writer::{RepoWriter, TreeBuilder, blob_id, hex};
 
 /// A zone nine hours east of UTC with no DST, as a POSIX rule: no time zone database needed.
 const TZ_EAST_9: &str = "JST-9";
@@ -124,6 +127,90 @@ fn the_first_df_of_a_restic_mount_without_summaries_is_not_zero() -> TestResult 
         shown >= file_bytes(&source),
         "the first statfs says {shown} bytes for {} bytes of files",
         file_bytes(&source)
+    );
+    Ok(())
+}
+
+const HOSTILE_PASSWORD: &str = "zeros for the lost";
+/// What the index claims a lost blob holds: nearly 4 GB, where restic never writes more than 8 MiB.
+const CLAIMED_LENGTH: u64 = 4_000_000_000;
+/// The size the file's node gives: what a read of it can serve.
+const LOST_FILE_SIZE: u64 = 3 << 20;
+
+/// Adds an index file listing `blob` as a data blob of length `claimed` in a pack that does not exist.
+fn index_with_claim(repo: &Path, blob: &str, claimed: u64) -> TestResult {
+    use sha2::Digest;
+    let backends = rustic_backend::BackendOptions::default()
+        .repository(format!("local:{}", repo.display()))
+        .to_backends()?;
+    let key = rustic_core::Repository::new(&rustic_core::RepositoryOptions::default(), &backends)?
+        .open(&rustic_core::Credentials::password(HOSTILE_PASSWORD))?
+        .key();
+    let cipher = genmount::repo::restic::crypto::cipher(&key).ok_or("key of another shape")?;
+    let index = serde_json::json!({ "packs": [{
+        "id": blob_id(b"a pack that was never written"),
+        "blobs": [{ "id": blob, "type": "data", "offset": 0, "length": 64,
+                    "uncompressed_length": claimed }],
+    }]});
+    let sealed = genmount::repo::restic::crypto::encrypt(&cipher, &serde_json::to_vec(&index)?)
+        .ok_or("encryption failed")?;
+    std::fs::write(
+        repo.join("index").join(hex(&sha2::Sha256::digest(&sealed))),
+        sealed,
+    )?;
+    Ok(())
+}
+
+/// A repository of one snapshot: `healthy` and `lost/file`, whose one blob the index claims is
+/// nearly 4 GB long in a pack that is missing.
+fn lost_blob_repository() -> Result<ResticDir, Box<dyn std::error::Error>> {
+    let fixture = ResticDir::init(HOSTILE_PASSWORD)?;
+    let mut writer = RepoWriter::open(&fixture.repo(), HOSTILE_PASSWORD)?;
+    let lost = blob_id(b"content nobody will see again");
+    let healthy = writer.content(b"healthy content\n")?;
+    let inner = writer.tree(&TreeBuilder::new().file("file", &[lost.clone()], LOST_FILE_SIZE))?;
+    let root = TreeBuilder::new()
+        .file("healthy", &healthy, 16)
+        .dir("lost", &inner);
+    let root = writer.tree(&root)?;
+    writer.snapshot(&root)?;
+    index_with_claim(&fixture.repo(), &lost, CLAIMED_LENGTH)?;
+    Ok(fixture)
+}
+
+fn mount_allowing_damage(fixture: &ResticDir) -> Mount {
+    let [repo, mnt, password, cache] = fixture.paths();
+    let mut args = restic_args(repo.as_os_str(), &mnt, &password, &cache).to_vec();
+    args.push(std::ffi::OsStr::new("--allow-damaged"));
+    Mount::start(&args, &mnt)
+}
+
+#[test]
+fn a_lost_blob_with_an_impossible_length_is_served_as_the_files_zeros() -> TestResult {
+    let fixture = lost_blob_repository()?;
+    let mount = mount_allowing_damage(&fixture);
+    let generation = fixture
+        .mnt()
+        .join(std::fs::read_link(fixture.mnt().join("latest"))?);
+    for _ in 0..3 {
+        let served = std::fs::read(generation.join("lost/file"))?;
+        assert_eq!(served.len() as u64, LOST_FILE_SIZE);
+        assert!(served.iter().all(|&b| b == 0), "lost data is zeros");
+    }
+    assert_eq!(
+        std::fs::read(generation.join("healthy"))?,
+        b"healthy content\n"
+    );
+    let peak_rss = proc_status_kib(mount.pid(), "VmHWM:");
+    let peak_virtual = proc_status_kib(mount.pid(), "VmPeak:");
+    assert!(
+        peak_rss > 0 && peak_rss < 1 << 20,
+        "the daemon's RSS peaked at {peak_rss} KiB"
+    );
+    // The index's claim is never allocated, not even as untouched (lazily zeroed) memory.
+    assert!(
+        peak_virtual < CLAIMED_LENGTH / 1024,
+        "the daemon's address space peaked at {peak_virtual} KiB"
     );
     Ok(())
 }

@@ -7,6 +7,7 @@ mod localfs;
 pub mod restic;
 
 use bytes::Bytes;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::RepoError;
@@ -105,4 +106,16 @@ pub trait Repository: Send + Sync + 'static {
 
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError>;
+
+    /// As `read`, and adds to `zeroed` the ranges of the file it served as zeros in place of lost
+    /// data (restic's `--allow-damaged`). The default serves no such zeros.
+    fn read_noting_zeros(
+        &self,
+        file: &Self::Reader,
+        offset: u64,
+        size: u32,
+        _zeroed: &mut Vec<Range<u64>>,
+    ) -> Result<Bytes, RepoError> {
+        self.read(file, offset, size)
+    }
 }

@@ -370,6 +370,16 @@ impl Repository for ResticRepo {
     }
 
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
+        self.read_noting_zeros(file, offset, size, &mut Vec::new())
+    }
+
+    fn read_noting_zeros(
+        &self,
+        file: &Self::Reader,
+        offset: u64,
+        size: u32,
+        zeroed: &mut Vec<std::ops::Range<u64>>,
+    ) -> Result<Bytes, RepoError> {
         if offset >= file.size {
             return Ok(Bytes::new());
         }
@@ -382,13 +392,16 @@ impl Repository for ResticRepo {
         if !ahead.is_empty() {
             self.prefetcher.fetch(&self.store, &file.blobs, ahead);
         }
-        let lost = |blob: &BlobRef, err: RepoError| match &self.salvager {
-            Some(salvager) => Ok(salvager.zeros(blob, &file.name, &err)),
+        let lost = |blob: &BlobRef, start: u64, err: RepoError| match &self.salvager {
+            Some(salvager) => {
+                salvager.lost(blob, start, &file.name, file.size, &err);
+                Ok(())
+            }
             None => Err(match err {
                 RepoError::Damaged(msg) => RepoError::Damaged(format!("file {}: {msg}", file.name)),
                 other => other,
             }),
         };
-        file.blobs.read(&self.store, offset, length, &lost)
+        file.blobs.read(&self.store, offset, length, &lost, zeroed)
     }
 }
