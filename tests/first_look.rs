@@ -168,10 +168,15 @@ fn lost_blob_repository() -> Result<ResticDir, Box<dyn std::error::Error>> {
     let mut writer = RepoWriter::open(&fixture.repo(), HOSTILE_PASSWORD)?;
     let lost = blob_id(b"content nobody will see again");
     let healthy = writer.content(b"healthy content\n")?;
-    let inner = writer.tree(&TreeBuilder::new().file("file", &[lost.clone()], LOST_FILE_SIZE))?;
+    let inner = writer.tree(&TreeBuilder::new().file(
+        "file",
+        std::slice::from_ref(&lost),
+        LOST_FILE_SIZE,
+    ))?;
     let root = TreeBuilder::new()
         .file("healthy", &healthy, 16)
-        .dir("lost", &inner);
+        .dir("lost", &inner)
+        .symlink("link", "lost/file");
     let root = writer.tree(&root)?;
     writer.snapshot(&root)?;
     index_with_claim(&fixture.repo(), &lost, CLAIMED_LENGTH)?;
@@ -211,6 +216,87 @@ fn a_lost_blob_with_an_impossible_length_is_served_as_the_files_zeros() -> TestR
     assert!(
         peak_virtual < CLAIMED_LENGTH / 1024,
         "the daemon's address space peaked at {peak_virtual} KiB"
+    );
+    Ok(())
+}
+
+fn latest(mnt: &Path) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    Ok(std::fs::read_link(mnt.join("latest"))?)
+}
+
+#[test]
+fn damaged_lists_each_file_and_range_served_as_zeros() -> TestResult {
+    let fixture = lost_blob_repository()?;
+    let mut mount = mount_allowing_damage(&fixture);
+    let mnt = fixture.mnt();
+    let listed = mnt.join(".damaged");
+    assert_eq!(
+        std::fs::read(&listed)?,
+        b"",
+        "nothing was served as zeros yet"
+    );
+    let generation = latest(&mnt)?;
+    assert_eq!(
+        std::fs::read(mnt.join(&generation).join("healthy"))?,
+        b"healthy content\n"
+    );
+    assert_eq!(std::fs::read(&listed)?, b"", "a healthy file is no damage");
+    let served = std::fs::read(mnt.join(&generation).join("lost/file"))?;
+    assert_eq!(served.len() as u64, LOST_FILE_SIZE);
+    let expected = format!("{}/lost/file\t0\t{LOST_FILE_SIZE}\n", generation.display());
+    assert_eq!(std::fs::read_to_string(&listed)?, expected);
+    assert_eq!(std::fs::metadata(&listed)?.len(), expected.len() as u64);
+    let erofs = Some(libc::EROFS);
+    assert_eq!(
+        errno_of(std::fs::OpenOptions::new().write(true).open(&listed)),
+        erofs
+    );
+    assert_eq!(errno_of(std::fs::write(&listed, b"")), erofs);
+    assert_eq!(errno_of(std::fs::remove_file(&listed)), erofs);
+    let log = mount.stop_for_log();
+    let summary: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("served with zeros"))
+        .collect();
+    assert_eq!(summary.len(), 1, "one summary at unmount: {log}");
+    assert!(summary[0].contains("lost/file"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn damaged_is_empty_on_an_undamaged_mount_and_absent_without_allow_damaged() -> TestResult {
+    let fixture = ResticDir::init(HOSTILE_PASSWORD)?;
+    let source = fixture.dir.path().join("src");
+    std::fs::create_dir(&source)?;
+    std::fs::write(source.join("whole"), pseudo_random(1 << 20, 3))?;
+    restic(
+        &fixture.repo(),
+        &fixture.password(),
+        fixture.dir.path(),
+        &["backup", "src"],
+    );
+    let mnt = fixture.mnt();
+    {
+        let mut mount = mount_allowing_damage(&fixture);
+        let generation = latest(&mnt)?;
+        let whole = std::fs::read(mnt.join(&generation).join("src/whole"))?;
+        assert_eq!(whole, pseudo_random(1 << 20, 3));
+        assert_eq!(std::fs::read(mnt.join(".damaged"))?, b"");
+        let log = mount.stop_for_log();
+        assert!(!log.contains("served with zeros"), "{log}");
+    }
+    let [repo, _, password, cache] = fixture.paths();
+    let _mount = Mount::start(
+        &restic_args(repo.as_os_str(), &mnt, &password, &cache),
+        &mnt,
+    );
+    let names: Vec<String> = std::fs::read_dir(&mnt)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert!(names.contains(&".pid".to_string()), "{names:?}");
+    assert!(
+        !names.contains(&".damaged".to_string()),
+        "only --allow-damaged serves zeros: {names:?}"
     );
     Ok(())
 }

@@ -107,6 +107,11 @@ pub trait Repository: Send + Sync + 'static {
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError>;
 
+    /// Whether reads may serve zeros in place of lost data (restic's `--allow-damaged`).
+    fn may_serve_zeros(&self) -> bool {
+        false
+    }
+
     /// As `read`, and adds to `zeroed` the ranges of the file it served as zeros in place of lost
     /// data (restic's `--allow-damaged`). The default serves no such zeros.
     fn read_noting_zeros(

@@ -373,6 +373,10 @@ impl Repository for ResticRepo {
         self.read_noting_zeros(file, offset, size, &mut Vec::new())
     }
 
+    fn may_serve_zeros(&self) -> bool {
+        self.salvager.is_some()
+    }
+
     fn read_noting_zeros(
         &self,
         file: &Self::Reader,
