@@ -1,5 +1,9 @@
 //! Finds the date and time in a generation's directory name (`2026-11-24_17-30-56`, `20261124T1730`,
-//! `backup-2026.11.24`), so that snapshot folders can be ordered by the time their names give.
+//! `backup-2026.11.24`), so that snapshot folders can be ordered and dated by the time their names give.
+//! A name's date is local time (the `TZ` of the process): rsnapshot, `date +%F` in a cron job and
+//! people naming folders by hand all write the wall-clock time of the machine that made them.
+
+use crate::meta::Timestamp;
 
 /// A date and time read from a name, comparable as a tuple: (year, month, day, hour, minute, second).
 pub type NameDate = (u32, u32, u32, u32, u32, u32);
@@ -20,7 +24,7 @@ fn date_at(bytes: &[u8], start: usize) -> Option<NameDate> {
     let month = number(bytes, &mut pos, 2)?;
     skip_separator(bytes, &mut pos, b"-_.");
     let day = number(bytes, &mut pos, 2)?;
-    if !(1900..=2999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    if !(1900..=2999).contains(&year) || civil_date(year, month, day).is_none() {
         return None;
     }
     if bytes.get(pos).is_some_and(u8::is_ascii_digit) && !time_follows(bytes, pos) {
@@ -28,6 +32,35 @@ fn date_at(bytes: &[u8], start: usize) -> Option<NameDate> {
     }
     let (hour, minute, second) = time_at(bytes, pos).unwrap_or((0, 0, 0));
     Some((year, month, day, hour, minute, second))
+}
+
+/// The moment a name's date stands for, read as local time. A wall-clock time that the local
+/// zone repeats (DST ending) takes the earlier offset; one that it skips moves forward by the gap.
+pub fn name_time(date: NameDate) -> Option<Timestamp> {
+    let (year, month, day, hour, minute, second) = date;
+    let day = civil_date(year, month, day)?;
+    // A leap second (`:60`) is the last second of its minute as far as a timestamp can say.
+    let time = jiff::civil::Time::new(
+        i8::try_from(hour).ok()?,
+        i8::try_from(minute).ok()?,
+        i8::try_from(second.min(59)).ok()?,
+        0,
+    )
+    .ok()?;
+    let zoned = day
+        .to_datetime(time)
+        .to_zoned(jiff::tz::TimeZone::system())
+        .ok()?;
+    Some(Timestamp::new(zoned.timestamp().as_second(), 0))
+}
+
+fn civil_date(year: u32, month: u32, day: u32) -> Option<jiff::civil::Date> {
+    jiff::civil::Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()
 }
 
 fn time_follows(bytes: &[u8], pos: usize) -> bool {
@@ -93,6 +126,16 @@ mod tests {
         assert_eq!(date_in_name("weekly.12"), None);
         assert_eq!(date_in_name("12345678901"), None);
         assert_eq!(date_in_name("2026-13-01"), None);
+        assert_eq!(date_in_name("2026-02-30"), None);
+    }
+
+    #[test]
+    fn name_times_are_moments() {
+        // Whatever the zone, a day later is 86,400 seconds later away from DST changes.
+        let a = name_time((2026, 1, 10, 12, 0, 0));
+        let b = name_time((2026, 1, 11, 12, 0, 0));
+        assert_eq!(b.map(|t| t.secs), a.map(|t| t.secs + 86_400));
+        assert!(name_time((2026, 1, 10, 23, 59, 60)).is_some());
     }
 
     #[test]

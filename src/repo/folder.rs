@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use super::datename::{NameDate, date_in_name};
+use super::datename::{NameDate, date_in_name, name_time};
 use super::localfs;
 use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
@@ -59,7 +59,8 @@ pub fn is_unfinished(name: &str) -> bool {
 }
 
 /// The generations in `root`, oldest first: by the dates their names carry when every finished one
-/// carries one, otherwise by the directories' mtimes.
+/// carries one, and then dated by them too (a copied or restored folder's mtime is the day of the
+/// copy), otherwise by the directories' mtimes.
 fn scan(root: &Path) -> io::Result<Vec<Generation>> {
     let mut found: Vec<(Generation, Option<NameDate>)> = Vec::new();
     for entry in std::fs::read_dir(root)? {
@@ -88,6 +89,13 @@ fn scan(root: &Path) -> io::Result<Vec<Generation>> {
         found.push((generation, date_in_name(&name)));
     }
     let by_name_date = found.iter().all(|(g, date)| g.checkpoint || date.is_some());
+    if by_name_date {
+        for (generation, date) in &mut found {
+            if let Some(time) = date.and_then(name_time) {
+                generation.end = time;
+            }
+        }
+    }
     found.sort_by(|(a, da), (b, db)| {
         let key_a: (Option<NameDate>, Timestamp) = if by_name_date {
             (*da, Timestamp::EPOCH)
@@ -254,6 +262,22 @@ mod tests {
         }
         #[cfg(not(windows))]
         std::fs::File::open(path)
+    }
+
+    #[test]
+    fn date_named_generations_are_dated_by_their_names() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        for name in ["2026-11-01_09-00-00", "2026-11-02"] {
+            std::fs::create_dir(dir.path().join(name))?;
+        }
+        let repo = FolderRepo::open(dir.path())?;
+        let ends: Vec<Option<Timestamp>> = repo.generations().iter().map(|g| Some(g.end)).collect();
+        let expected = [
+            name_time((2026, 11, 1, 9, 0, 0)),
+            name_time((2026, 11, 2, 0, 0, 0)),
+        ];
+        assert_eq!(ends, expected);
+        Ok(())
     }
 
     #[test]

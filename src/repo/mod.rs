@@ -7,6 +7,7 @@ mod localfs;
 pub mod restic;
 
 use bytes::Bytes;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::RepoError;
@@ -94,9 +95,32 @@ pub trait Repository: Send + Sync + 'static {
     /// Opens a regular file for reading.
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;
 
+    /// The bytes the repository stores for its generations, if it can say without walking them
+    /// (restic: the size of its packs). What `statfs` answers before measuring is done.
+    fn stored_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Releases what the repository holds while mounted (a restic lock, say). Called once at unmount.
     fn close(&self) {}
 
     /// Up to `size` bytes at `offset`; fewer only at the end of the file.
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError>;
+
+    /// Whether reads may serve zeros in place of lost data (restic's `--allow-damaged`).
+    fn may_serve_zeros(&self) -> bool {
+        false
+    }
+
+    /// As `read`, and adds to `zeroed` the ranges of the file it served as zeros in place of lost
+    /// data (restic's `--allow-damaged`). The default serves no such zeros.
+    fn read_noting_zeros(
+        &self,
+        file: &Self::Reader,
+        offset: u64,
+        size: u32,
+        _zeroed: &mut Vec<Range<u64>>,
+    ) -> Result<Bytes, RepoError> {
+        self.read(file, offset, size)
+    }
 }

@@ -15,6 +15,8 @@ use crate::repo::{Generation, Repository};
 pub const LATEST_NAME: &[u8] = b"latest";
 /// The file that gives the daemon's pid and refreshes the mount when closed.
 pub const PID_NAME: &[u8] = b".pid";
+/// The list of what was served as zeros in place of lost data (with `--allow-damaged`).
+pub const DAMAGED_NAME: &[u8] = b".damaged";
 
 /// A generation as the mount shows it.
 pub struct GenView<H> {
@@ -130,9 +132,9 @@ fn resolve_root<R: Repository>(
 /// root reserves.
 fn valid_generation_name(name: &[u8]) -> bool {
     let mut parts = name.split(|&b| b == b'/');
-    let first_ok = parts
-        .next()
-        .is_some_and(|first| first != LATEST_NAME && first != PID_NAME && names::is_plain(first));
+    let first_ok = parts.next().is_some_and(|first| {
+        ![LATEST_NAME, PID_NAME, DAMAGED_NAME].contains(&first) && names::is_plain(first)
+    });
     first_ok && name.split(|&b| b == b'/').all(names::is_plain)
 }
 

@@ -1,12 +1,15 @@
-//! Open files and directories: the handles given out by `open` and `opendir`, and the readers of
-//! files the kernel reads by inode without opening them (FUSE's zero-message open).
+//! Open files and directories: the handles given out by `open` and `opendir`, the readers of
+//! files the kernel reads by inode without opening them (FUSE's zero-message open), and the
+//! listing of an open directory into the kernel's buffer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::Ino;
+use bytes::Bytes;
+
 use super::inodes::{Child, InoKey, Inode, Slot};
+use super::{DirEntry, Entry, Ino, ROOT_INO};
 use crate::error::{VfsError, VfsResult};
 use crate::meta::FileKind;
 use crate::repo::Listing;
@@ -19,6 +22,8 @@ const READERS_KEPT: usize = 128;
 pub enum OpenFile<R> {
     /// `.pid`, whose text the root makes.
     Pid,
+    /// `.damaged`, as it was when opened: one open reads one version of it.
+    Damaged(Bytes),
     Data(R),
 }
 
@@ -182,5 +187,76 @@ where
             .remove(&fh)
             .map(|_| ())
             .ok_or(VfsError::BAD_HANDLE)
+    }
+}
+
+/// Bytes `offset..offset + size` of `text` (fewer at its end).
+pub fn slice_of(text: &[u8], offset: u64, size: u32) -> Bytes {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(text.len());
+    let end = start.saturating_add(size as usize).min(text.len());
+    Bytes::copy_from_slice(&text[start..end])
+}
+
+/// What a listing needs of the layout: to remember a child the kernel is given (readdirplus) and
+/// to forget it again when the buffer had no room for it.
+pub trait Remember<H> {
+    fn remember_child(&self, parent: Ino, child: &Child<H>) -> VfsResult<Entry>;
+    fn forget(&self, ino: Ino, nlookup: u64);
+}
+
+/// Lists `dir` (inode `ino`, whose own entry is `own`) from `offset` into `add` until it returns
+/// `false`; with `plus`, each entry given counts as a lookup.
+pub fn list_into<H: Clone>(
+    dir: &OpenDir<H>,
+    ino: Ino,
+    own: &Entry,
+    offset: u64,
+    plus: bool,
+    layout: &dyn Remember<H>,
+    add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
+) {
+    let dots = [(&b"."[..], ino), (&b".."[..], ROOT_INO)];
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    for index in start..dots.len() + dir.len() {
+        let next_offset = index as u64 + 1;
+        let (entry, plus_entry, counted) = if let Some((name, dot_ino)) = dots.get(index) {
+            let entry = DirEntry {
+                name: name.to_vec(),
+                ino: *dot_ino,
+                kind: FileKind::Dir,
+                next_offset,
+            };
+            (entry, plus.then(|| own.clone()), false)
+        } else {
+            let at = index - dots.len();
+            let Some((name, kind, listed_ino)) = dir.entry(at) else {
+                break;
+            };
+            let (plus_entry, counted) = match plus.then(|| dir.child(at)).flatten() {
+                Some(child) => {
+                    // Failing here would drop entries already counted as lookups: skip this one.
+                    let Ok(entry) = layout.remember_child(ino, &child) else {
+                        continue;
+                    };
+                    (Some(entry), matches!(child, Child::Node { .. }))
+                }
+                None => (None, false),
+            };
+            let entry = DirEntry {
+                name: name.to_vec(),
+                ino: plus_entry.as_ref().map_or(listed_ino, |e| e.attr.ino),
+                kind,
+                next_offset,
+            };
+            (entry, plus_entry, counted)
+        };
+        if !add(&entry, plus_entry.as_ref()) {
+            if counted {
+                layout.forget(entry.ino, 1);
+            }
+            break;
+        }
     }
 }

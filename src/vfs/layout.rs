@@ -3,13 +3,16 @@
 //! dispatch of every `VfsTree` operation to the part that answers it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::damage::DamageLog;
+use super::damage::{DamageLog, ZeroLog};
 use super::generations::{self, State};
-use super::handles::{Handles, OpenDir, OpenFile};
+use super::handles::{self, Handles, OpenDir, OpenFile, Remember};
 use super::inodes::{Child, GENERATION_TTL, InoKey, Inode, InodeTable, ROOT_TTL, Slot};
+use super::options::{LayoutOptions, View};
+use super::origins::Origins;
 use super::root::{PID_INO, Root, RootInode, RootOptions};
 use super::statfs::Measurer;
 use super::versions::{self, MergedDir, VersionsDir};
@@ -21,33 +24,6 @@ use crate::error::{OpenError, VfsError, VfsResult};
 use crate::meta::FileKind;
 use crate::names;
 use crate::repo::{Generation, Repository};
-
-/// How generations are laid out at the mountpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum View {
-    /// One directory per generation, `latest` and `.pid`.
-    #[default]
-    Multiple,
-    /// One generation straight at the mountpoint.
-    Single,
-    /// Every generation merged into one tree; each file is a directory of its distinct versions.
-    Versions,
-}
-
-/// What the layout shows and who it says owns its own entries.
-#[derive(Debug, Clone, Default)]
-pub struct LayoutOptions {
-    pub view: View,
-    /// The generation of a single view.
-    pub generation: GenerationSpec,
-    /// Only this path inside each generation is shown (components, outermost first).
-    pub root: Vec<Vec<u8>>,
-    pub pid: u32,
-    pub uid: u32,
-    pub gid: u32,
-    /// Show a generation that repeats its predecessor's tree as a symlink to it.
-    pub fold_identical: bool,
-}
 
 /// What an inode number stands for.
 enum Target<H> {
@@ -69,6 +45,10 @@ pub struct Layout<R: Repository> {
     /// Listings of the versions view's merged directories.
     listings: versions::Listings<R::Handle>,
     damage: DamageLog,
+    /// What was served as zeros in place of lost data, and (only where that can happen) where
+    /// each held inode is, to name the files.
+    zeros: ZeroLog,
+    origins: Option<Origins>,
     /// The generation of a single view.
     single: Option<Generation>,
     measurer: Measurer,
@@ -77,11 +57,13 @@ pub struct Layout<R: Repository> {
 impl<R: Repository> Layout<R> {
     /// Lays out `repo`; fails when there is nothing to show or the chosen generation is missing.
     pub fn new(repo: R, options: LayoutOptions) -> Result<Layout<R>, OpenError> {
+        let may_serve_zeros = repo.may_serve_zeros();
         let root = Root::new(
             &repo,
             RootOptions {
                 subtree: options.root.clone(),
                 fold_identical: options.fold_identical,
+                damaged: may_serve_zeros,
                 pid: options.pid,
                 uid: options.uid,
                 gid: options.gid,
@@ -107,6 +89,8 @@ impl<R: Repository> Layout<R> {
             handles: Handles::new(),
             listings: versions::Listings::new(),
             damage: DamageLog::default(),
+            zeros: ZeroLog::default(),
+            origins: may_serve_zeros.then(Origins::default),
             single: None,
             measurer: Measurer::new(),
         };
@@ -207,18 +191,14 @@ impl<R: Repository> Layout<R> {
         })
     }
 
-    /// The entry a child of a listing stands for, counted as a lookup unless its number is fixed.
-    fn remember_child(&self, child: &Child<R::Handle>) -> VfsResult<Entry> {
-        match child {
-            Child::Fixed { ino, .. } => self.getattr(*ino),
-            Child::Node { key, inode, .. } => Ok(self.remember(*key, inode.clone())),
-        }
-    }
-
-    fn remember(&self, key: InoKey, inode: Inode<R::Handle>) -> Entry {
+    /// `name` in `parent`, counted as one more kernel reference.
+    fn remember(&self, parent: Ino, name: &[u8], key: InoKey, inode: Inode<R::Handle>) -> Entry {
         let meta = inode.meta().clone();
         let ttl = inode.ttl();
         let ino = self.inodes.remember(key, inode);
+        if let Some(origins) = &self.origins {
+            origins.note(ino, parent, name);
+        }
         Entry {
             attr: Attr { ino, meta },
             ttl,
@@ -229,6 +209,9 @@ impl<R: Repository> Layout<R> {
     fn open_file(&self, ino: Ino) -> VfsResult<(OpenFile<R::Reader>, bool)> {
         match self.target(ino)? {
             Target::Root(RootInode::Pid) => Ok((OpenFile::Pid, false)),
+            Target::Root(RootInode::Damaged) => {
+                Ok((OpenFile::Damaged(self.zeros.text().into()), false))
+            }
             Target::Root(RootInode::Latest | RootInode::Alias(_)) => {
                 Err(VfsError::INVALID_ARGUMENT)
             }
@@ -248,12 +231,49 @@ impl<R: Repository> Layout<R> {
     }
 }
 
+impl<R: Repository> Layout<R> {
+    /// Reads a file of a generation, noting what was served as zeros in place of lost data.
+    fn read_data(&self, ino: Ino, reader: &R::Reader, offset: u64, size: u32) -> VfsResult<Bytes> {
+        let mut zeroed = Vec::new();
+        let bytes = self
+            .repo
+            .read_noting_zeros(reader, offset, size, &mut zeroed)
+            .map_err(|e| self.damage.fail(e, "read"))?;
+        if !zeroed.is_empty() {
+            let found =
+                (self.origins.as_ref()).and_then(|o| o.path(ino, &|d| self.root.group_path(d)));
+            let path = found.unwrap_or_else(|| format!("(inode {ino})").into_bytes());
+            self.zeros.note(&path, &zeroed);
+        }
+        Ok(bytes)
+    }
+}
+
+impl<R: Repository> Remember<R::Handle> for Layout<R> {
+    /// The entry a child of a listing stands for, counted as a lookup unless its number is fixed.
+    fn remember_child(&self, parent: Ino, child: &Child<R::Handle>) -> VfsResult<Entry> {
+        match child {
+            Child::Fixed { ino, .. } => self.getattr(*ino),
+            Child::Node { name, key, inode } => {
+                Ok(self.remember(parent, name, *key, inode.clone()))
+            }
+        }
+    }
+
+    fn forget(&self, ino: Ino, nlookup: u64) {
+        VfsTree::forget(self, ino, nlookup);
+    }
+}
+
 impl<R: Repository> VfsTree for Layout<R> {
     fn set_invalidator(&self, invalidator: Box<dyn Invalidator>) {
         self.root.set_invalidator(Arc::from(invalidator));
     }
 
     fn shutdown(&self) {
+        if let Some(summary) = self.zeros.summary() {
+            tracing::warn!("{summary}");
+        }
         self.repo.close();
     }
 
@@ -277,18 +297,18 @@ impl<R: Repository> VfsTree for Layout<R> {
         let slot = match self.target(parent)? {
             Target::Root(dir) => {
                 // A refresh can replace what a name at the root stands for.
-                let mut entry = self.remember_child(&self.root.lookup(&dir, name)?)?;
-                entry.ttl = ROOT_TTL;
+                let mut entry = self.remember_child(parent, &self.root.lookup(&dir, name)?)?;
+                entry.ttl = entry.ttl.min(ROOT_TTL);
                 return Ok(entry);
             }
             Target::Merged(dir) => {
                 let listing = self.listings.children(&self.repo, &dir);
                 let child = versions::merged_child(&listing, parent, name);
-                return self.remember_child(&child.ok_or(VfsError::NOT_FOUND)?);
+                return self.remember_child(parent, &child.ok_or(VfsError::NOT_FOUND)?);
             }
             Target::Versions(dir) => {
                 let child = dir.child(parent, name).ok_or(VfsError::NOT_FOUND)?;
-                return self.remember_child(&child);
+                return self.remember_child(parent, &child);
             }
             Target::Node(slot) => slot,
         };
@@ -304,17 +324,25 @@ impl<R: Repository> VfsTree for Layout<R> {
             generation: slot.generation,
             node,
         };
-        Ok(self.remember(key, Inode::Node(Arc::new(slot))))
+        Ok(self.remember(parent, name, key, Inode::Node(Arc::new(slot))))
     }
 
     fn forget(&self, ino: Ino, nlookup: u64) {
         if self.inodes.forget(ino, nlookup) {
             self.handles.forget(ino);
+            if let Some(origins) = &self.origins {
+                origins.forget(ino);
+            }
         }
     }
 
     fn getattr(&self, ino: Ino) -> VfsResult<Entry> {
         let (meta, ttl) = match self.target(ino)? {
+            // It grows while the mount is read: the kernel must ask for its size every time.
+            Target::Root(RootInode::Damaged) => (
+                self.root.file_meta(self.zeros.text().len() as u64),
+                Duration::ZERO,
+            ),
             Target::Root(which) => (self.root.meta(&which)?, ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
             Target::Merged(dir) => (dir.meta.clone(), ROOT_TTL),
@@ -347,6 +375,9 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {
+        if fh == NO_HANDLE && matches!(self.target(ino), Ok(Target::Root(RootInode::Damaged))) {
+            return Ok(handles::slice_of(&self.zeros.text(), offset, size));
+        }
         let file = if fh == NO_HANDLE {
             self.handles
                 .by_inode(ino, || self.open_file(ino).map(|(file, _)| file))?
@@ -354,18 +385,9 @@ impl<R: Repository> VfsTree for Layout<R> {
             self.handles.file(fh)?
         };
         match &*file {
-            OpenFile::Pid => {
-                let text = self.root.pid_text();
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(text.len());
-                let end = start.saturating_add(size as usize).min(text.len());
-                Ok(Bytes::copy_from_slice(&text[start..end]))
-            }
-            OpenFile::Data(reader) => self
-                .repo
-                .read(reader, offset, size)
-                .map_err(|e| self.damage.fail(e, "read")),
+            OpenFile::Pid => Ok(handles::slice_of(&self.root.pid_text(), offset, size)),
+            OpenFile::Damaged(text) => Ok(handles::slice_of(text, offset, size)),
+            OpenFile::Data(reader) => self.read_data(ino, reader, offset, size),
         }
     }
 
@@ -425,48 +447,7 @@ impl<R: Repository> VfsTree for Layout<R> {
     ) -> VfsResult<()> {
         let children = self.handles.dir(fh)?;
         let own = self.getattr(ino)?;
-        let dots = [(&b"."[..], ino), (&b".."[..], ROOT_INO)];
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for index in start..dots.len() + children.len() {
-            let next_offset = index as u64 + 1;
-            let (entry, plus_entry, counted) = if let Some((name, dot_ino)) = dots.get(index) {
-                let entry = DirEntry {
-                    name: name.to_vec(),
-                    ino: *dot_ino,
-                    kind: FileKind::Dir,
-                    next_offset,
-                };
-                (entry, plus.then(|| own.clone()), false)
-            } else {
-                let at = index - dots.len();
-                let Some((name, kind, listed_ino)) = children.entry(at) else {
-                    break;
-                };
-                let (plus_entry, counted) = match plus.then(|| children.child(at)).flatten() {
-                    Some(child) => {
-                        // Failing here would drop entries already counted as lookups: skip this one.
-                        let Ok(entry) = self.remember_child(&child) else {
-                            continue;
-                        };
-                        (Some(entry), matches!(child, Child::Node { .. }))
-                    }
-                    None => (None, false),
-                };
-                let entry = DirEntry {
-                    name: name.to_vec(),
-                    ino: plus_entry.as_ref().map_or(listed_ino, |e| e.attr.ino),
-                    kind,
-                    next_offset,
-                };
-                (entry, plus_entry, counted)
-            };
-            if !add(&entry, plus_entry.as_ref()) {
-                if counted {
-                    self.forget(entry.ino, 1);
-                }
-                break;
-            }
-        }
+        handles::list_into(&children, ino, &own, offset, plus, self, add);
         Ok(())
     }
 

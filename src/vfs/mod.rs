@@ -7,6 +7,8 @@ mod genspec;
 mod handles;
 mod inodes;
 mod layout;
+mod options;
+mod origins;
 mod root;
 mod same_tree;
 mod statfs;
@@ -20,7 +22,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 pub use genspec::GenerationSpec;
-pub use layout::{Layout, LayoutOptions, View};
+pub use layout::Layout;
+pub use options::{LayoutOptions, View};
 
 use crate::error::{VfsError, VfsResult};
 use crate::meta::{FileKind, Meta};

@@ -1,11 +1,12 @@
 //! The root of a `multiple` view as a directory of its own: one entry per generation (grouped into
-//! directories by `host/…` prefixes), `latest`, `.pid`, same-tree aliases, and re-reading them all.
+//! directories by `host/…` prefixes), `latest`, `.pid`, `.damaged`, same-tree aliases, and
+//! re-reading them all.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use super::generations::{self, LATEST_NAME, PID_NAME, State};
+use super::generations::{self, DAMAGED_NAME, LATEST_NAME, PID_NAME, State};
 use super::inodes::{Child, InoKey, Inode, Slot};
 use super::{Ino, Invalidator, ROOT_INO, same_tree};
 use crate::error::{RepoError, VfsError, VfsResult};
@@ -15,6 +16,7 @@ use crate::repo::{Generation, Repository};
 
 pub const LATEST_INO: Ino = 2;
 pub const PID_INO: Ino = 3;
+pub const DAMAGED_INO: Ino = 4;
 
 /// How long a refresh waits for the kernel to take the invalidations.
 const INVALIDATION_WAIT: Duration = Duration::from_secs(2);
@@ -26,6 +28,8 @@ pub struct RootOptions {
     pub subtree: Vec<Vec<u8>>,
     /// Show a generation that repeats its predecessor's tree as a symlink to it.
     pub fold_identical: bool,
+    /// Show `.damaged`: the repository may serve zeros in place of lost data.
+    pub damaged: bool,
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
@@ -36,6 +40,7 @@ pub enum RootInode {
     Root,
     Latest,
     Pid,
+    Damaged,
     /// A directory that groups generations whose names start with this prefix (`host/…`).
     Group(String),
     /// An aliased generation (by its name): a symlink to the generation whose tree it repeats.
@@ -90,6 +95,7 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
             ROOT_INO => Some(RootInode::Root),
             LATEST_INO => Some(RootInode::Latest),
             PID_INO => Some(RootInode::Pid),
+            DAMAGED_INO if self.options.damaged => Some(RootInode::Damaged),
             _ => {
                 if let Some(prefix) = lock(&self.groups).get(&ino).cloned() {
                     return Some(RootInode::Group(prefix));
@@ -97,6 +103,11 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
                 lock(&self.aliases).get(&ino).cloned().map(RootInode::Alias)
             }
         }
+    }
+
+    /// The path of a group directory the kernel was given (`host`, `host/sub`).
+    pub fn group_path(&self, ino: Ino) -> Option<Vec<u8>> {
+        lock(&self.groups).get(&ino).map(|p| p.clone().into_bytes())
     }
 
     /// The attributes of one of the root's own inodes.
@@ -131,16 +142,16 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
                 ))
             }
             RootInode::Alias(name) => self.alias_link(&state, name)?.1,
-            RootInode::Pid => {
-                let size = self.pid_text().len() as u64;
-                self.owned(Meta::synthetic(
-                    FileKind::File,
-                    0o444,
-                    size,
-                    state.refreshed,
-                ))
-            }
+            RootInode::Pid => self.file_meta(self.pid_text().len() as u64),
+            // Its size is what the layout's zero log holds: see `file_meta`.
+            RootInode::Damaged => self.file_meta(0),
         })
+    }
+
+    /// The attributes of one of the root's own files, of `size` bytes.
+    pub fn file_meta(&self, size: u64) -> Meta {
+        let refreshed = self.state().refreshed;
+        self.owned(Meta::synthetic(FileKind::File, 0o444, size, refreshed))
     }
 
     /// The target of `latest` or of an alias.
@@ -191,6 +202,9 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
                 children.push(fixed(LATEST_NAME, FileKind::Symlink, LATEST_INO));
             }
             children.push(fixed(PID_NAME, FileKind::File, PID_INO));
+            if self.options.damaged {
+                children.push(fixed(DAMAGED_NAME, FileKind::File, DAMAGED_INO));
+            }
         }
         Ok(children)
     }
@@ -203,6 +217,9 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
         }
         if prefix.is_empty() && name == PID_NAME {
             return Ok(fixed(name, FileKind::File, PID_INO));
+        }
+        if prefix.is_empty() && name == DAMAGED_NAME && self.options.damaged {
+            return Ok(fixed(name, FileKind::File, DAMAGED_INO));
         }
         if !names::is_plain(name) {
             return Err(VfsError::NOT_FOUND);

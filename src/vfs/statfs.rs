@@ -1,8 +1,11 @@
 //! What `statfs` reports: the bytes and entries of the generations shown, from the repository's
 //! records or, where it has none, measured by walking each generation once in the background.
+//! The first `statfs` (often `df` on a new mount) waits a moment for the measuring it starts, and
+//! where that is not enough, answers with what the repository stores rather than with zero.
 
 use std::collections::HashMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::StatFs;
 use super::generations::State;
@@ -13,14 +16,32 @@ use crate::repo::{Generation, Repository};
 
 const BLOCK_SIZE: u32 = 4096;
 
+/// How long the first `statfs` waits for the measuring it starts: long enough for a small or
+/// medium repository, short enough that `df` does not seem to hang.
+const FIRST_LOOK_WAIT: Duration = Duration::from_millis(1500);
+
+/// Where measuring is: whether anybody asked, whether a measurer runs, and whether it went once
+/// over every generation.
+#[derive(Default)]
+struct Progress {
+    asked: bool,
+    /// A background thread waits to measure (`wait_until_asked`): worth waiting for.
+    measurer: bool,
+    first_pass_done: bool,
+    /// Until when `statfs` calls wait for the first pass (set by the first call).
+    deadline: Option<Instant>,
+}
+
 /// The totals measured so far, and whether anybody asked: measuring waits for the first `statfs`.
 pub struct Measurer {
     /// What each generation holds, by generation id, where the repository does not record it.
     usage: Mutex<HashMap<String, Usage>>,
     /// Totals of directories the repository can key, shared across generations.
     memo: Mutex<Memo>,
-    /// Set at the first `statfs`, which starts the measuring.
-    asked: (Mutex<bool>, Condvar),
+    progress: (Mutex<Progress>, Condvar),
+    /// The bytes the repository stores, read once before measuring: the answer, when larger, for
+    /// as long as some generation is neither recorded nor measured.
+    stored: OnceLock<Option<u64>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -34,16 +55,18 @@ impl Measurer {
         Measurer {
             usage: Mutex::new(HashMap::new()),
             memo: Mutex::new(Memo::new()),
-            asked: (Mutex::new(false), Condvar::new()),
+            progress: (Mutex::new(Progress::default()), Condvar::new()),
+            stored: OnceLock::new(),
         }
     }
 
     /// Measures the generations of `state` that the repository records no totals for, once
     /// somebody has asked for `statfs`; forgets generations that are gone.
     pub fn measure<R: Repository>(&self, repo: &R, state: &State<R::Handle>) {
-        if !*lock(&self.asked.0) {
+        if !lock(&self.progress.0).asked {
             return;
         }
+        self.stored.get_or_init(|| repo.stored_bytes());
         lock(&self.usage).retain(|id, _| state.generations.iter().any(|g| &g.generation.id == id));
         for view in &state.generations {
             let id = &view.generation.id;
@@ -60,38 +83,67 @@ impl Measurer {
                 }
             }
         }
+        let (progress, signal) = &self.progress;
+        lock(progress).first_pass_done = true;
+        signal.notify_all();
     }
 
-    /// Returns once somebody has asked for `statfs`.
+    /// Returns once somebody has asked for `statfs`; from now on the first `statfs` waits a
+    /// moment for the measuring.
     pub fn wait_until_asked(&self) {
-        let (asked, signal) = &self.asked;
-        let mut asked = lock(asked);
-        while !*asked {
-            asked = signal.wait(asked).unwrap_or_else(|p| p.into_inner());
+        let (progress, signal) = &self.progress;
+        let mut progress = lock(progress);
+        progress.measurer = true;
+        while !progress.asked {
+            progress = signal.wait(progress).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Marks measuring as asked for, and waits (until a moment after the first call at most) for
+    /// the measurer to go once over every generation.
+    fn ask_and_wait(&self) {
+        let (progress, signal) = &self.progress;
+        let mut progress = lock(progress);
+        if !progress.asked {
+            progress.asked = true;
+            progress.deadline = Some(Instant::now() + FIRST_LOOK_WAIT);
+            signal.notify_all();
+        }
+        while progress.measurer && !progress.first_pass_done {
+            let left = progress
+                .deadline
+                .and_then(|d| d.checked_duration_since(Instant::now()))
+                .unwrap_or_default();
+            if left.is_zero() {
+                break;
+            }
+            progress = signal
+                .wait_timeout(progress, left)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
     /// The statistics of the generations `shown`, and the start of measuring at the first call.
     pub fn statfs<'a>(&self, shown: impl IntoIterator<Item = &'a Generation>) -> StatFs {
-        {
-            let (asked, signal) = &self.asked;
-            let mut asked = lock(asked);
-            if !*asked {
-                *asked = true;
-                signal.notify_all();
-            }
-        }
+        self.ask_and_wait();
         let measured = lock(&self.usage);
         let mut total = Usage::default();
+        let mut unknown = false;
         for generation in shown {
             let recorded = generation
                 .size
                 .zip(generation.files)
                 .map(|(bytes, entries)| Usage { bytes, entries });
-            let usage = recorded
-                .or_else(|| measured.get(&generation.id).copied())
-                .unwrap_or_default();
-            total.add(usage);
+            match recorded.or_else(|| measured.get(&generation.id).copied()) {
+                Some(usage) => total.add(usage),
+                None => unknown = true,
+            }
+        }
+        if unknown && let Some(Some(stored)) = self.stored.get() {
+            // What the repository stores is what its generations hold, deduplicated and maybe
+            // compressed: a figure below the truth (but for unpruned data), until measuring is done.
+            total.bytes = total.bytes.max(*stored);
         }
         StatFs {
             blocks: total.bytes.div_ceil(u64::from(BLOCK_SIZE)),

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -96,32 +97,56 @@ impl FileBlobs {
 
     /// Bytes `offset..offset + len` (fewer at the end of the content): a slice of the cached blob
     /// when one blob holds them all, else a copy of the pieces. A blob that cannot be read goes to
-    /// `lost`, which either fails the read or says what to serve instead.
+    /// `lost` (with where it starts), which either fails the read or has zeros served in its place;
+    /// the ranges served as zeros are added to `zeroed`.
     pub fn read(
         &self,
         store: &BlobStore,
         offset: u64,
         len: u64,
-        lost: &dyn Fn(&BlobRef, RepoError) -> Result<Bytes, RepoError>,
+        lost: &dyn Fn(&BlobRef, u64, RepoError) -> Result<(), RepoError>,
+        zeroed: &mut Vec<Range<u64>>,
     ) -> Result<Bytes, RepoError> {
         let end = offset.saturating_add(len);
         let mut pieces = Vec::new();
         for (start, blob) in self.covering(offset, len) {
-            let data = match store.blob(blob) {
-                Ok(data) => data,
-                Err(err) => lost(blob, err)?,
-            };
-            let from = usize::try_from(offset.max(start) - start).unwrap_or(usize::MAX);
-            let to = usize::try_from(end - start).unwrap_or(usize::MAX);
-            let to = to.min(data.len());
-            if from < to {
-                pieces.push(data.slice(from..to));
+            let from = offset.max(start);
+            match store.blob(blob) {
+                Ok(data) => {
+                    let from = usize::try_from(from - start).unwrap_or(usize::MAX);
+                    let to = usize::try_from(end - start).unwrap_or(usize::MAX);
+                    let to = to.min(data.len());
+                    if from < to {
+                        pieces.push(data.slice(from..to));
+                    }
+                }
+                Err(err) => {
+                    lost(blob, start, err)?;
+                    // Only the part of the read the blob covers, never the length the index claims.
+                    let to = end.min(start.saturating_add(u64::from(blob.data_length)));
+                    if from < to {
+                        zeroed.push(from..to);
+                        zeros(to - from, &mut pieces);
+                    }
+                }
             }
         }
         if pieces.len() <= 1 {
             return Ok(pieces.pop().unwrap_or_default());
         }
         Ok(Bytes::from(pieces.concat()))
+    }
+}
+
+/// Zeros served in place of lost data come from here, a slice at a time: no allocation at all.
+static ZERO_BLOCK: [u8; 1 << 20] = [0; 1 << 20];
+
+/// `count` zero bytes as slices of `ZERO_BLOCK`.
+fn zeros(mut count: u64, pieces: &mut Vec<Bytes>) {
+    while count > 0 {
+        let n = usize::try_from(count).map_or(ZERO_BLOCK.len(), |c| c.min(ZERO_BLOCK.len()));
+        pieces.push(Bytes::from_static(&ZERO_BLOCK[..n]));
+        count -= n as u64;
     }
 }
 

@@ -357,12 +357,36 @@ impl Repository for ResticRepo {
         })
     }
 
+    fn stored_bytes(&self) -> Option<u64> {
+        let packs = self
+            .backends
+            .repository()
+            .list_with_size(rustic_core::FileType::Pack)
+            .map_err(|e| tracing::debug!("cannot list packs: {}", self.damaged("packs", &e)))
+            .ok()?;
+        Some(packs.iter().map(|(_, size)| u64::from(*size)).sum())
+    }
+
     fn close(&self) {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(lock);
     }
 
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
+        self.read_noting_zeros(file, offset, size, &mut Vec::new())
+    }
+
+    fn may_serve_zeros(&self) -> bool {
+        self.salvager.is_some()
+    }
+
+    fn read_noting_zeros(
+        &self,
+        file: &Self::Reader,
+        offset: u64,
+        size: u32,
+        zeroed: &mut Vec<std::ops::Range<u64>>,
+    ) -> Result<Bytes, RepoError> {
         if offset >= file.size {
             return Ok(Bytes::new());
         }
@@ -375,13 +399,16 @@ impl Repository for ResticRepo {
         if !ahead.is_empty() {
             self.prefetcher.fetch(&self.store, &file.blobs, ahead);
         }
-        let lost = |blob: &BlobRef, err: RepoError| match &self.salvager {
-            Some(salvager) => Ok(salvager.zeros(blob, &file.name, &err)),
+        let lost = |blob: &BlobRef, start: u64, err: RepoError| match &self.salvager {
+            Some(salvager) => {
+                salvager.lost(blob, start, &file.name, file.size, &err);
+                Ok(())
+            }
             None => Err(match err {
                 RepoError::Damaged(msg) => RepoError::Damaged(format!("file {}: {msg}", file.name)),
                 other => other,
             }),
         };
-        file.blobs.read(&self.store, offset, length, &lost)
+        file.blobs.read(&self.store, offset, length, &lost, zeroed)
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use bytes::Bytes;
 use rustic_core::DataId;
 
 use super::blobs::BlobRef;
@@ -17,9 +16,10 @@ pub struct Salvager {
 }
 
 impl Salvager {
-    /// The zeros that stand for a lost blob of `file`.
-    pub fn zeros(&self, blob: &BlobRef, file: &str, err: &RepoError) -> Bytes {
-        let len = blob.data_length();
+    /// Logs, once per blob, that the lost blob starting at `start` of `file` is served as zeros:
+    /// as many as the file can hold there, whatever length the index claims.
+    pub fn lost(&self, blob: &BlobRef, start: u64, file: &str, file_size: u64, err: &RepoError) {
+        let len = u64::from(blob.data_length()).min(file_size.saturating_sub(start));
         let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
         if reported.insert(blob.id) {
             tracing::warn!(
@@ -28,6 +28,5 @@ impl Salvager {
                 "blob lost ({err}): serving {len} zero bytes in its place (--allow-damaged)"
             );
         }
-        Bytes::from(vec![0; len as usize])
     }
 }
