@@ -158,16 +158,10 @@ impl ResticRepo {
                 "repository {shown}: the master key has the wrong size"
             ))
         })?;
-        let lock = match opts.location.strip_prefix("local:") {
-            Some(path) if opts.lock => Some(ResticLock::acquire(std::path::Path::new(path), &key)?),
-            _ => {
-                if opts.lock {
-                    tracing::info!(
-                        "no restic lock is held on {shown}: locks are written to local repositories only"
-                    );
-                }
-                None
-            }
+        let lock = if opts.lock {
+            ResticLock::acquire(&opts.location, &shown, &key)?
+        } else {
+            None
         };
         let store = Arc::new(BlobStore::new(
             backends.repository(),
