@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
     # rustc-web and its std source, clippy, clang for bindgen and the C dependencies, mingw-w64 to
     # link the windows-gnu build, wine to run it, nasm for aws-lc.
     apt-get install -y -qq rustc-web cargo-web rust-web-src rust-web-clippy clang libclang-dev \
