@@ -16,7 +16,10 @@ cfg_if::cfg_if! {
         }
 
         /// Checks that `path` can be mounted on: an existing, empty (unless allowed) directory.
-        pub fn check_mountpoint(path: &std::path::Path, allow_non_empty: bool) -> Result<(), crate::error::OpenError> {
+        pub fn check_mountpoint(
+            path: &std::path::Path,
+            allow_non_empty: bool,
+        ) -> Result<(), crate::error::OpenError> {
             let unmount = if cfg!(target_os = "linux") { "fusermount3 -u" } else { "umount" };
             crate::session::check_directory(path, allow_non_empty, unmount)
         }
@@ -55,7 +58,8 @@ cfg_if::cfg_if! {
 
         pub fn daemonize() -> Result<Daemon, crate::error::OpenError> {
             Err(crate::error::OpenError::Usage(
-                "--daemon is not available on Windows (no fork): run `start /b genmount mount …` instead".into(),
+                "--daemon is not available on Windows (no fork): run `start /b genmount mount …` instead"
+                    .into(),
             ))
         }
 
@@ -68,7 +72,10 @@ cfg_if::cfg_if! {
         }
 
         /// Checks that WinFsp can mount on `path` (a drive letter or a new folder).
-        pub fn check_mountpoint(path: &std::path::Path, _allow_non_empty: bool) -> Result<(), crate::error::OpenError> {
+        pub fn check_mountpoint(
+            path: &std::path::Path,
+            _allow_non_empty: bool,
+        ) -> Result<(), crate::error::OpenError> {
             crate::win::mountpoint::check(path)
         }
 
