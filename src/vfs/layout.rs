@@ -13,7 +13,7 @@ use super::handles::{self, Handles, OpenDir, OpenFile, Remember};
 use super::inodes::{Child, GENERATION_TTL, InoKey, Inode, InodeTable, ROOT_TTL, Slot};
 use super::options::{LayoutOptions, View};
 use super::origins::Origins;
-use super::root::{PID_INO, Root, RootInode, RootOptions};
+use super::root::{DAMAGED_INO, PID_INO, Root, RootInode, RootOptions};
 use super::statfs::Measurer;
 use super::versions::{self, MergedDir, VersionsDir};
 use super::{
@@ -375,7 +375,12 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {
-        if fh == NO_HANDLE && matches!(self.target(ino), Ok(Target::Root(RootInode::Damaged))) {
+        // `.damaged` grows, so a read by inode takes its text afresh rather than a kept reader. The
+        // number is compared first: every read of a file opened without OPEN comes through here.
+        if fh == NO_HANDLE
+            && ino == DAMAGED_INO
+            && matches!(self.target(ino), Ok(Target::Root(RootInode::Damaged)))
+        {
             return Ok(handles::slice_of(&self.zeros.text(), offset, size));
         }
         let file = if fh == NO_HANDLE {
