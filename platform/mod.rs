@@ -3,6 +3,8 @@
 
 pub mod errno;
 pub mod ntstatus;
+/// WebDAV and web pages: the same on every OS, no driver needed.
+pub mod webdav;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {

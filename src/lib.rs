@@ -9,6 +9,7 @@ pub mod progress;
 pub mod repo;
 pub mod session;
 pub mod vfs;
+pub mod web;
 pub mod win;
 
 #[path = "../platform/mod.rs"]

@@ -14,6 +14,7 @@ const REPOSITORY: &str = "Repository options";
 const VIEW: &str = "View options";
 const MOUNT: &str = "Mount options";
 const OUTPUT: &str = "Output options";
+const SERVER: &str = "Server options";
 const GLOBAL: &str = "Global options";
 
 #[derive(Parser, Debug)]
@@ -46,6 +47,8 @@ pub(super) struct Cli {
 pub(super) enum Command {
     /// Mount a repository; runs until unmounted or interrupted.
     Mount(MountArgs),
+    /// Serve a repository over HTTP: a read-only WebDAV share and web pages, no driver needed.
+    Serve(ServeArgs),
     /// List a repository's generations, oldest first.
     Generations(GenerationsArgs),
     /// Unmount a genmount mount, also one whose daemon died ("transport endpoint is not connected").
@@ -60,8 +63,9 @@ pub(super) enum Command {
 }
 
 /// The subcommands' names: a first argument that is none of them is the mount helper's form.
-pub(super) const SUBCOMMANDS: [&str; 6] = [
+pub(super) const SUBCOMMANDS: [&str; 7] = [
     "mount",
+    "serve",
     "generations",
     "unmount",
     "completions",
@@ -120,16 +124,8 @@ pub(super) struct MountArgs {
     pub(super) root: Option<PathBuf>,
     #[command(flatten)]
     pub(super) access: RepoArgs,
-    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint;
-    /// `versions`: all generations merged, each file a directory of its distinct versions.
-    #[arg(long, value_enum, default_value_t = ViewArg::Multiple, help_heading = VIEW)]
-    pub(super) view: ViewArg,
-    /// The generation of a single view: NAME, `latest` (the default) or `latest~N`.
-    #[arg(long, help_heading = VIEW)]
-    pub(super) generation: Option<GenerationSpec>,
-    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
-    #[arg(long, help_heading = VIEW)]
-    pub(super) fold_identical: bool,
+    #[command(flatten)]
+    pub(super) shown: ViewArgs,
     /// A mount option passed to the OS (repeatable, or comma-separated).
     #[arg(short = 'o', long = "option", value_name = "OPTION", value_delimiter = ',', help_heading = MOUNT)]
     pub(super) options: Vec<String>,
@@ -157,7 +153,22 @@ pub(super) struct MountArgs {
     pub(super) threads: u16,
 }
 
-impl MountArgs {
+/// What the mount or the server shows: shared by `mount` and `serve`.
+#[derive(Args, Debug)]
+pub(super) struct ViewArgs {
+    /// `multiple`: a directory per generation; `single`: one generation at the mountpoint;
+    /// `versions`: all generations merged, each file a directory of its distinct versions.
+    #[arg(long, value_enum, default_value_t = ViewArg::Multiple, help_heading = VIEW)]
+    pub(super) view: ViewArg,
+    /// The generation of a single view: NAME, `latest` (the default) or `latest~N`.
+    #[arg(long, help_heading = VIEW)]
+    pub(super) generation: Option<GenerationSpec>,
+    /// Show a generation whose tree is the same as the one before it as a symlink to that one.
+    #[arg(long, help_heading = VIEW)]
+    pub(super) fold_identical: bool,
+}
+
+impl ViewArgs {
     /// Options that only one view uses, refused with the others rather than silently ignored.
     pub(super) fn check_conflicts(&self) -> Result<(), OpenError> {
         if self.generation.is_some() && !matches!(self.view, ViewArg::Single) {
@@ -172,6 +183,44 @@ impl MountArgs {
         }
         Ok(())
     }
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ServeArgs {
+    /// The repository, as for `mount` (`-`: $RESTIC_REPOSITORY).
+    pub(super) repo: String,
+    /// Where to listen, ADDRESS:PORT. Anything but loopback needs --user (and TLS or --insecure).
+    #[arg(default_value = "127.0.0.1:4918")]
+    pub(super) addr: String,
+    #[command(flatten)]
+    pub(super) access: RepoArgs,
+    /// Show only this path inside each generation.
+    #[arg(long, value_name = "PATH", help_heading = VIEW)]
+    pub(super) root: Option<PathBuf>,
+    #[command(flatten)]
+    pub(super) shown: ViewArgs,
+    /// Ask every client for this user name and its password (HTTP basic authentication).
+    #[arg(long, requires = "user_password_file", help_heading = SERVER)]
+    pub(super) user: Option<String>,
+    /// The password of --user: the first line of this file.
+    #[arg(long, requires = "user", value_name = "FILE", help_heading = SERVER)]
+    pub(super) user_password_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (and --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "FILE", help_heading = SERVER)]
+    pub(super) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE", help_heading = SERVER)]
+    pub(super) tls_key: Option<PathBuf>,
+    /// Allow --user's password over plain HTTP on an address other machines can reach.
+    #[arg(long, help_heading = SERVER)]
+    pub(super) insecure: bool,
+    /// Return once the server listens and keep serving in the background.
+    /// Not on Windows, which has no fork: run `start /b genmount serve …` instead.
+    #[arg(long, help_heading = SERVER)]
+    pub(super) daemon: bool,
+    /// Re-read the repository every this many seconds (0: only when .pid is read or on SIGHUP).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", help_heading = SERVER)]
+    pub(super) refresh_interval: u64,
 }
 
 #[derive(Args, Debug)]

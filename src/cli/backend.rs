@@ -46,6 +46,19 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Asks for what opening the repository needs (a password, maybe at a prompt): called in the
+    /// foreground, before a daemon leaves the terminal.
+    pub(super) fn ask_credentials(&mut self) -> Result<(), OpenError> {
+        if let Backend::Restic(options) = self {
+            options.credentials = Some(crate::repo::restic::password::credentials(
+                &options.password,
+            )?);
+        }
+        Ok(())
+    }
+}
+
 /// `repo` as it may be shown to every user (the mount's fsname): no REST password, and none of the
 /// `?key=value` options a remote location may carry, which may hold credentials.
 pub(super) fn shown_location(repo: &str) -> String {

@@ -4,7 +4,7 @@
 //! `args` defines the command line, `helper` rewrites the FUSE mount helper's form of it,
 //! `logging` sets up the log, `backend` tells which backend a REPO means (`remote` maps restic's
 //! remote forms to OpenDAL locations), `mount` and `listing` are the `mount` and `generations`
-//! subcommands.
+//! subcommands, `serve` serves a repository over HTTP (WebDAV and web pages).
 
 mod args;
 mod backend;
@@ -12,6 +12,7 @@ mod helper;
 mod listing;
 mod logging;
 mod mount;
+mod serve;
 // The mapping is a pure function, unit-tested in every build; only an OpenDAL build uses it.
 #[cfg(any(feature = "opendal", test))]
 mod remote;
@@ -53,6 +54,7 @@ pub fn main() -> i32 {
 fn run(command: Command, progress: bool) -> Result<(), OpenError> {
     match command {
         Command::Mount(args) => mount::mount(args, progress),
+        Command::Serve(args) => serve::serve(args, progress),
         Command::Generations(args) => listing::generations(args, progress),
         Command::Completions { shell } => {
             let mut stdout = std::io::stdout();

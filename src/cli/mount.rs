@@ -6,19 +6,18 @@ use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::args::{MountArgs, ViewArg};
+use super::args::{MountArgs, ViewArg, ViewArgs};
 use super::backend::Backend;
 use crate::error::OpenError;
 use crate::repo::Repository;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
-use crate::repo::restic::password;
 use crate::session::MountRequest;
 use crate::vfs::{Layout, LayoutOptions, View};
 
 /// Mounts as `args` say and serves until unmounted.
 pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError> {
-    args.check_conflicts()?;
+    args.shown.check_conflicts()?;
     // With one positional argument, it is the mountpoint and the repository is $RESTIC_REPOSITORY.
     let mountpoint = match args.mountpoint.take() {
         Some(mountpoint) => mountpoint,
@@ -27,10 +26,8 @@ pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError
     crate::platform::check_mountpoint(&mountpoint, args.allow_non_empty)?;
     let root = root_components(args.root.as_deref())?;
     let mut backend = Backend::detect(&args.repo, &args.access, progress)?;
-    if let Backend::Restic(options) = &mut backend {
-        // Asked in the foreground, before a daemon leaves the terminal.
-        options.credentials = Some(password::credentials(&options.password)?);
-    }
+    // Asked in the foreground, before a daemon leaves the terminal.
+    backend.ask_credentials()?;
     let Some(daemon) = args.daemon.then(crate::platform::daemonize).transpose()? else {
         return serve_backend(&args, backend, mountpoint, root, None);
     };
@@ -40,7 +37,7 @@ pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError
 }
 
 /// Runs `serve` in the daemon, and tells the waiting parent once the mount is live or why it failed.
-fn serve_as_daemon(
+pub(super) fn serve_as_daemon(
     daemon: crate::platform::Daemon,
     serve: impl FnOnce(Sender<()>) -> Result<(), OpenError>,
 ) -> Result<(), OpenError> {
@@ -72,15 +69,38 @@ fn serve_backend(
     root: Vec<Vec<u8>>,
     ready: Option<Sender<()>>,
 ) -> Result<(), OpenError> {
-    let options = layout_options(args, root);
+    let options = layout_options(&args.shown, root);
     let request = mount_request(args, mountpoint, ready);
-    match backend {
-        Backend::Restic(restic) => serve(ResticRepo::open(&restic)?, options, &request),
-        Backend::Folder(path) => serve(FolderRepo::open(&path)?, options, &request),
+    with_layout(backend, options, Mounter(&request))
+}
+
+/// Mounts the layout as the request says.
+struct Mounter<'a>(&'a MountRequest);
+
+impl UseLayout for Mounter<'_> {
+    fn run<R: Repository>(self, layout: Layout<R>) -> Result<(), OpenError> {
+        crate::platform::mount(layout, self.0)
     }
 }
 
-fn layout_options(args: &MountArgs, root: Vec<Vec<u8>>) -> LayoutOptions {
+/// What is done with the layout once the repository is open: it is mounted, or served.
+pub(super) trait UseLayout {
+    fn run<R: Repository>(self, layout: Layout<R>) -> Result<(), OpenError>;
+}
+
+/// Opens the repository `backend` names and hands its layout to `target`.
+pub(super) fn with_layout(
+    backend: Backend,
+    options: LayoutOptions,
+    target: impl UseLayout,
+) -> Result<(), OpenError> {
+    match backend {
+        Backend::Restic(restic) => target.run(Layout::new(ResticRepo::open(&restic)?, options)?),
+        Backend::Folder(path) => target.run(Layout::new(FolderRepo::open(&path)?, options)?),
+    }
+}
+
+pub(super) fn layout_options(args: &ViewArgs, root: Vec<Vec<u8>>) -> LayoutOptions {
     let (uid, gid) = crate::platform::owner();
     LayoutOptions {
         view: match args.view {
@@ -118,17 +138,8 @@ fn mount_request(args: &MountArgs, mountpoint: PathBuf, ready: Option<Sender<()>
     }
 }
 
-fn serve<R: Repository>(
-    repo: R,
-    options: LayoutOptions,
-    request: &MountRequest,
-) -> Result<(), OpenError> {
-    let layout = Layout::new(repo, options)?;
-    crate::platform::mount(layout, request)
-}
-
 /// ROOT as path components; `..` could leave the generation, so it is refused.
-fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
+pub(super) fn root_components(root: Option<&Path>) -> Result<Vec<Vec<u8>>, OpenError> {
     let Some(root) = root else {
         return Ok(Vec::new());
     };

@@ -1,0 +1,82 @@
+//! Which part of the server answers a request: a page for a folder, a tar download, WebDAV for the
+//! rest; and the requests refused before any work is done.
+
+/// What a request becomes once its path is known to be a folder or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// The folder as a web page.
+    Page,
+    /// The folder as one tar stream.
+    Archive,
+    /// Everything else: dav-server answers (files with Range and conditional GET, PROPFIND, OPTIONS,
+    /// and 405 for every method that writes).
+    Dav,
+}
+
+/// Routes a request for a path that is (`folder`) or is not a folder.
+pub fn route(method: &str, query: Option<&str>, folder: bool) -> Result<Route, Refusal> {
+    let reads = method == "GET" || method == "HEAD";
+    if !(reads && folder) {
+        return Ok(Route::Dav);
+    }
+    match download(query) {
+        None => Ok(Route::Page),
+        Some("tar") => Ok(Route::Archive),
+        Some(_) => Err(Refusal {
+            status: 400,
+            reason: "download= takes tar",
+        }),
+    }
+}
+
+/// The value of `download=` in a query string.
+fn download(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("download="))
+}
+
+/// A request answered with an error before anything is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+/// Refuses what would cost without bound: a PROPFIND of a whole tree (`Depth: infinity`, RFC 4918
+/// lets a server refuse it with 403), as Apache's mod_dav does by default.
+pub fn refuse(method: &str, depth: Option<&[u8]>) -> Option<Refusal> {
+    let infinite = depth.is_none_or(|d| d.trim_ascii().eq_ignore_ascii_case(b"infinity"));
+    (method == "PROPFIND" && infinite).then_some(Refusal {
+        status: 403,
+        reason: "PROPFIND with Depth: infinity is not served; use Depth: 0 or 1",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_read_as_pages_or_archives_and_the_rest_is_webdav() {
+        assert_eq!(route("GET", None, true), Ok(Route::Page));
+        assert_eq!(route("HEAD", Some("a=1"), true), Ok(Route::Page));
+        assert_eq!(
+            route("GET", Some("x=1&download=tar"), true),
+            Ok(Route::Archive)
+        );
+        assert!(route("GET", Some("download=zip"), true).is_err());
+        assert_eq!(route("GET", Some("download=tar"), false), Ok(Route::Dav));
+        assert_eq!(route("PROPFIND", None, true), Ok(Route::Dav));
+        assert_eq!(route("PUT", None, true), Ok(Route::Dav));
+    }
+
+    #[test]
+    fn an_unbounded_propfind_is_refused() {
+        assert!(refuse("PROPFIND", None).is_some());
+        assert!(refuse("PROPFIND", Some(b"Infinity")).is_some());
+        assert!(refuse("PROPFIND", Some(b"1")).is_none());
+        assert!(refuse("PROPFIND", Some(b"0")).is_none());
+        assert!(refuse("GET", None).is_none());
+    }
+}
