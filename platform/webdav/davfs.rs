@@ -15,7 +15,7 @@ use dav_server::fs::{
 use futures_util::FutureExt;
 
 use crate::error::{ErrorKind, VfsError};
-use crate::meta::{FileKind, Meta};
+use crate::meta::{FileKind, Meta, Timestamp};
 use crate::vfs::{OpenMode, VfsTree};
 use crate::web::listing::{self, Item};
 use crate::web::path::{self, Held};
@@ -151,20 +151,26 @@ impl DavMetaData for DavMeta {
         }
     }
     fn modified(&self) -> FsResult<SystemTime> {
-        Ok(self.0.mtime.to_system_time())
+        Ok(http_time(self.0.mtime))
     }
     fn is_dir(&self) -> bool {
         self.0.kind == FileKind::Dir
     }
     fn accessed(&self) -> FsResult<SystemTime> {
-        Ok(self.0.atime.to_system_time())
+        Ok(http_time(self.0.atime))
     }
     fn status_changed(&self) -> FsResult<SystemTime> {
-        Ok(self.0.ctime.to_system_time())
+        Ok(http_time(self.0.ctime))
     }
     fn executable(&self) -> FsResult<bool> {
         Ok(self.0.kind == FileKind::File && self.0.perm & 0o111 != 0)
     }
+}
+
+/// A time as HTTP can carry it: HTTP dates start in 1970 (and dav-server's formatting panics
+/// before), so earlier times are sent as the epoch.
+fn http_time(time: Timestamp) -> SystemTime {
+    time.to_system_time().max(SystemTime::UNIX_EPOCH)
 }
 
 /// One entry of a listing.

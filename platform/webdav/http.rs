@@ -293,7 +293,13 @@ fn plain(status: u16, text: &'static str) -> Response<Body> {
 }
 
 fn refused(refusal: Refusal) -> Response<Body> {
-    plain(refusal.status, refusal.reason)
+    let mut response = plain(refusal.status, refusal.reason);
+    if refusal.status == 405 {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(route::ALLOWED));
+    }
+    response
 }
 
 fn redirect(location: &str) -> Response<Body> {

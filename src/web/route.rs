@@ -43,9 +43,19 @@ pub struct Refusal {
     pub reason: &'static str,
 }
 
-/// Refuses what would cost without bound: a PROPFIND of a whole tree (`Depth: infinity`, RFC 4918
-/// lets a server refuse it with 403), as Apache's mod_dav does by default.
+/// The methods a read-only share answers; `Allow` lists them with every 405.
+pub const ALLOWED: &str = "GET, HEAD, OPTIONS, PROPFIND";
+
+/// Refuses every method that is not a read with 405, and what would cost without bound: a
+/// PROPFIND of a whole tree (`Depth: infinity`, which RFC 4918 lets a server refuse with 403, as
+/// Apache's mod_dav does by default).
 pub fn refuse(method: &str, depth: Option<&[u8]>) -> Option<Refusal> {
+    if !ALLOWED.split(", ").any(|m| m == method) {
+        return Some(Refusal {
+            status: 405,
+            reason: "the share is read-only",
+        });
+    }
     let infinite = depth.is_none_or(|d| d.trim_ascii().eq_ignore_ascii_case(b"infinity"));
     (method == "PROPFIND" && infinite).then_some(Refusal {
         status: 403,
@@ -78,5 +88,18 @@ mod tests {
         assert!(refuse("PROPFIND", Some(b"1")).is_none());
         assert!(refuse("PROPFIND", Some(b"0")).is_none());
         assert!(refuse("GET", None).is_none());
+        for write in [
+            "PUT",
+            "DELETE",
+            "MKCOL",
+            "MOVE",
+            "COPY",
+            "LOCK",
+            "PROPPATCH",
+            "POST",
+            "X",
+        ] {
+            assert_eq!(refuse(write, None).map(|r| r.status), Some(405), "{write}");
+        }
     }
 }
