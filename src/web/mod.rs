@@ -33,10 +33,8 @@ pub struct ServeRequest {
 pub struct Limits {
     /// Connections served at once; more wait in the kernel's backlog.
     pub connections: usize,
-    /// Time to send a request's headers.
+    /// Time to send a request's headers (or finish a TLS handshake): slow-header clients are cut off.
     pub header_timeout: Duration,
-    /// A connection with no request for this long is closed.
-    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -44,7 +42,6 @@ impl Default for Limits {
         Limits {
             connections: 256,
             header_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(120),
         }
     }
 }
