@@ -336,6 +336,35 @@ fn traversal_attempts_never_leave_the_tree() -> TestResult {
 }
 
 #[test]
+fn a_folder_without_its_slash_redirects_within_the_share() -> TestResult {
+    let repo = Repo::new()?;
+    let served = Served::start(&repo.args(&["--view", "single", "--generation", "latest~1"]));
+    for (path, expected) in [
+        ("/dir", "/dir/"),
+        ("//dir", "/dir/"),
+        ("/dir?download=tar", "/dir/?download=tar"),
+    ] {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "--path-as-is",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %header{location}",
+            ])
+            .arg(format!("{}{path}", served.url))
+            .output()?;
+        assert_eq!(
+            String::from_utf8(out.stdout)?,
+            format!("308 {expected}"),
+            "{path}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn a_folder_downloads_as_a_tar_that_unpacks_to_the_source() -> TestResult {
     let repo = Repo::new()?;
     let served = Served::start(&repo.args(&["--view", "single", "--generation", "latest~1"]));
@@ -523,8 +552,23 @@ fn chromium_renders_a_page_of_hostile_names_as_text() -> TestResult {
     std::fs::write(generation.join(hostile), b"x")?;
     std::fs::write(generation.join("<b>bold</b>"), b"y").ok();
     std::fs::write(generation.join("a&amp;b\"'"), b"z")?;
+    std::fs::create_dir(generation.join("sub folder ü&"))?;
+    std::fs::write(generation.join("sub folder ü&/inside.txt"), b"inside")?;
     let repo = format!("dir:{}", dir.path().join("repo").display());
     let served = Served::start(&[OsStr::new(&repo)]);
+    // A folder whose name must be percent-encoded: its page, and its tar download.
+    let sub = format!("{}/latest/sub%20folder%20%C3%BC%26/", served.url);
+    let (status, body) = curl(&sub, &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(body)?.contains(">inside.txt<"));
+    let (status, body) = curl(&format!("{sub}?download=tar"), &[]);
+    assert_eq!(status, 200);
+    let mut archive = tar::Archive::new(&body[..]);
+    let names: Vec<String> = archive
+        .entries()?
+        .map(|e| Ok(e?.path()?.to_string_lossy().into_owned()))
+        .collect::<Result<_, std::io::Error>>()?;
+    assert_eq!(names, ["sub folder ü&", "sub folder ü&/inside.txt"]);
     let page = format!("{}/latest/", served.url);
     let chromium = |extra: &[&str]| {
         Command::new("chromium")

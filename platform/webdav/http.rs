@@ -15,6 +15,7 @@ use hyper::body::{Frame, Incoming};
 use hyper::rt::{Read, Write as HyperWrite};
 use hyper::service::service_fn;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::davfs::DavTree;
 use crate::meta::FileKind;
@@ -70,9 +71,12 @@ where
 
 impl<T: VfsTree> Server<T> {
     async fn answer(&self, request: Request<Incoming>) -> Response<Body> {
+        let span = tracing::debug_span!("http", method = %request.method(), uri = %request.uri());
+        self.answer_in_span(request).instrument(span).await
+    }
+
+    async fn answer_in_span(&self, request: Request<Incoming>) -> Response<Body> {
         let method = request.method().clone();
-        let span = tracing::debug_span!("http", %method, uri = %request.uri());
-        let _entered = span.enter();
         if let Some(credentials) = &self.credentials {
             let given = request.headers().get(header::AUTHORIZATION);
             if !credentials.accepts(given.map(HeaderValue::as_bytes)) {
@@ -99,7 +103,7 @@ impl<T: VfsTree> Server<T> {
             status: 400,
             reason: "bad path",
         };
-        let Ok(dav_path) = DavPath::from_uri(uri) else {
+        let Ok(dav_path) = DavPath::new(uri.path()) else {
             return Some(refused(bad_path));
         };
         let raw = dav_path.as_bytes().to_vec();
@@ -113,10 +117,12 @@ impl<T: VfsTree> Server<T> {
             return None;
         }
         if !uri.path().ends_with('/') {
-            // Links on the page are relative to the folder: its URL must end in `/`.
+            // Links on the page are relative to the folder: its URL must end in `/`. Built from
+            // the normalised path, so that `//host` can never become a redirect to another site.
+            let path = dav_path.as_url_string();
             let location = match uri.query() {
-                Some(query) => format!("{}/?{query}", uri.path()),
-                None => format!("{}/", uri.path()),
+                Some(query) => format!("{path}/?{query}"),
+                None => format!("{path}/"),
             };
             return Some(redirect(&location));
         }
@@ -182,9 +188,15 @@ impl<T: VfsTree> Server<T> {
             };
             let written =
                 archive::write_tar(&tree, &parts, &top, out).and_then(|mut out| out.send());
-            if let Err(err) = written {
-                tracing::warn!("tar download ended early: {err}");
-                let _ = sender.blocking_send(Err(err));
+            match written {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
+                    tracing::debug!("tar download: {err}");
+                }
+                Err(err) => {
+                    tracing::warn!("tar download ended early: {err}");
+                    let _ = sender.blocking_send(Err(err));
+                }
             }
         });
         let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {

@@ -4,6 +4,7 @@
 
 mod davfs;
 mod http;
+mod stall;
 mod tls;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use self::stall::StallGuard;
 use crate::error::OpenError;
 use crate::vfs::{Ino, Invalidator, VfsTree};
 use crate::web::ServeRequest;
@@ -76,13 +78,17 @@ async fn run<T: VfsTree>(tree: Arc<T>, mut request: ServeRequest) -> Result<(), 
             let _slot = slot;
             let builder = connection_builder(limits);
             let result = match tls {
-                None => http::serve_connection(builder, TokioIo::new(stream), server).await,
+                None => {
+                    let io = StallGuard::new(TokioIo::new(stream), limits.stall_timeout);
+                    http::serve_connection(builder, io, server).await
+                }
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await;
                     match handshake {
                         Ok(Ok(stream)) => {
-                            http::serve_connection(builder, TokioIo::new(stream), server).await
+                            let io = StallGuard::new(TokioIo::new(stream), limits.stall_timeout);
+                            http::serve_connection(builder, io, server).await
                         }
                         _ => Ok(()),
                     }

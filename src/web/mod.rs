@@ -8,6 +8,9 @@ pub mod html;
 pub mod listing;
 pub mod path;
 pub mod route;
+// They make symlinks in snapshot folders: Unix only (the pure parts are tested in every build).
+#[cfg(all(test, unix))]
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +38,8 @@ pub struct Limits {
     pub connections: usize,
     /// Time to send a request's headers (or finish a TLS handshake): slow-header clients are cut off.
     pub header_timeout: Duration,
+    /// A client that takes none of a response for this long is cut off.
+    pub stall_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +47,7 @@ impl Default for Limits {
         Limits {
             connections: 256,
             header_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(60),
         }
     }
 }
