@@ -253,6 +253,31 @@ fn range_requests_return_the_bytes_asked_for() -> TestResult {
         assert_eq!(status, 206, "{range}");
         assert!(body == expected, "range {range}");
     }
+    // Numbers that overflow, and thousands of ranges, are refused before any read.
+    let many = vec!["0-1"; 2000].join(",");
+    for range in ["1-18446744073709551615", many.as_str()] {
+        let (status, body) = curl(&url, &["-r", range]);
+        assert_eq!(status, 416, "{} bytes of body", body.len());
+    }
+    Ok(())
+}
+
+#[test]
+fn a_share_without_a_password_answers_to_loopback_names_only() -> TestResult {
+    let repo = Repo::new()?;
+    let served = Served::start(&repo.args(&[]));
+    let url = format!("{}/latest/old.txt", served.url);
+    for host in ["localhost", "127.0.0.1:80", "[::1]"] {
+        assert_eq!(
+            curl(&url, &["-H", &format!("Host: {host}")]).0,
+            200,
+            "{host}"
+        );
+    }
+    // A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) reads nothing.
+    let (status, body) = curl(&url, &["-H", "Host: attacker.example"]);
+    assert_eq!(status, 403);
+    assert!(!body.starts_with(b"from 1969"));
     Ok(())
 }
 

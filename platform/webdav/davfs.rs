@@ -119,6 +119,7 @@ impl<T: VfsTree> DavFileSystem for DavTree<T> {
             })
             .await?;
             let entries = items
+                .items
                 .into_iter()
                 .filter(Item::servable)
                 .map(|item| Ok(Box::new(DavEntry(item)) as Box<dyn DavDirEntry>));
@@ -167,10 +168,15 @@ impl DavMetaData for DavMeta {
     }
 }
 
-/// A time as HTTP can carry it: HTTP dates start in 1970 (and dav-server's formatting panics
-/// before), so earlier times are sent as the epoch.
+/// The last second an HTTP date can hold: 9999-12-31T23:59:59Z.
+const LAST_HTTP_SECOND: i64 = 253_402_300_799;
+
+/// A time as HTTP can carry it: HTTP dates run from 1970 to 9999 (and dav-server's formatting
+/// panics outside), so times out of that range are sent as its ends.
 fn http_time(time: Timestamp) -> SystemTime {
-    time.to_system_time().max(SystemTime::UNIX_EPOCH)
+    let secs = time.secs.clamp(0, LAST_HTTP_SECOND);
+    let nanos = if secs == time.secs { time.nanos } else { 0 };
+    Timestamp::new(secs, i64::from(nanos)).to_system_time()
 }
 
 /// One entry of a listing.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dav_server::davpath::DavPath;
 use dav_server::{DavHandler, DavMethodSet};
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -76,17 +76,10 @@ impl<T: VfsTree> Server<T> {
     }
 
     async fn answer_in_span(&self, request: Request<Incoming>) -> Response<Body> {
-        let method = request.method().clone();
-        if let Some(credentials) = &self.credentials {
-            let given = request.headers().get(header::AUTHORIZATION);
-            if !credentials.accepts(given.map(HeaderValue::as_bytes)) {
-                return unauthorized();
-            }
-        }
-        let depth = request.headers().get("depth").map(HeaderValue::as_bytes);
-        if let Some(refusal) = route::refuse(method.as_str(), depth) {
+        if let Some(refusal) = self.refusal(&request) {
             return refused(refusal);
         }
+        let method = request.method();
         if (method == Method::GET || method == Method::HEAD)
             && let Some(response) = self.folder(&request).await
         {
@@ -94,6 +87,30 @@ impl<T: VfsTree> Server<T> {
         }
         let response = self.dav.handle(request).await;
         response.map(|body| body.boxed_unsync())
+    }
+
+    /// What is refused before any work: a wrong password, a foreign host name on a share without
+    /// one, a method that writes, an unbounded PROPFIND, a hostile Range.
+    fn refusal(&self, request: &Request<Incoming>) -> Option<Refusal> {
+        let headers = request.headers();
+        let get = |name| headers.get(name).map(HeaderValue::as_bytes);
+        let stranger = match &self.credentials {
+            Some(credentials) => {
+                (!credentials.accepts(get(header::AUTHORIZATION))).then_some(Refusal {
+                    status: 401,
+                    reason: "authentication required",
+                })
+            }
+            None => route::refuse_host(get(header::HOST)),
+        };
+        stranger
+            .or_else(|| {
+                route::refuse(
+                    request.method().as_str(),
+                    get(HeaderName::from_static("depth")),
+                )
+            })
+            .or_else(|| route::refuse_range(get(header::RANGE)))
     }
 
     /// A GET or HEAD of a folder: its page or its tar stream. `None`: not a folder.
@@ -116,14 +133,7 @@ impl<T: VfsTree> Server<T> {
         {
             return None;
         }
-        if !uri.path().ends_with('/') {
-            // Links on the page are relative to the folder: its URL must end in `/`. Built from
-            // the normalised path, so that `//host` can never become a redirect to another site.
-            let path = dav_path.as_url_string();
-            let location = match uri.query() {
-                Some(query) => format!("{path}/?{query}"),
-                None => format!("{path}/"),
-            };
+        if let Some(location) = canonical(uri, &dav_path) {
             return Some(redirect(&location));
         }
         let head = request.method() == Method::HEAD;
@@ -131,23 +141,27 @@ impl<T: VfsTree> Server<T> {
             match route::route(request.method().as_str(), uri.query(), true) {
                 Err(refusal) => refused(refusal),
                 Ok(Route::Archive) => self.archive(raw, head),
-                Ok(_) => {
-                    let listed = self.run(raw.clone(), |held, parts| {
-                        let items = listing::list(held, parts, true).ok()?;
-                        // The root of generations is the one with a `latest` link.
-                        let generations = parts.is_empty()
-                            && items
-                                .iter()
-                                .any(|i| i.name == b"latest" && i.link.is_some());
-                        Some(html::page(parts, &items, generations))
-                    });
-                    match listed.await {
-                        Some(text) => page(text, head),
-                        None => plain(500, "the folder cannot be listed"),
-                    }
-                }
+                Ok(_) => self.page(raw, head).await,
             },
         )
+    }
+
+    /// The folder's web page.
+    async fn page(&self, raw: Vec<u8>, head: bool) -> Response<Body> {
+        let listed = self.run(raw, |held, parts| {
+            let listed = listing::list(held, parts, true).ok()?;
+            // The root of generations is the one with a `latest` link.
+            let generations = parts.is_empty()
+                && listed
+                    .items
+                    .iter()
+                    .any(|i| i.name == b"latest" && i.link.is_some());
+            Some(html::page(parts, &listed, generations))
+        });
+        match listed.await {
+            Some(text) => page(text, head),
+            None => plain(500, "the folder cannot be listed"),
+        }
     }
 
     /// Resolves `raw` on the blocking pool and runs `work` on what it reached. `None`: not found.
@@ -243,6 +257,23 @@ impl Write for ChunkWriter {
     }
 }
 
+/// Where a folder's URL should be, if the request did not use that form: with its trailing `/`
+/// (links on the page are relative to it), without `//`, `.` or `..`. Built from the normalised
+/// path, so that `//host` can never become a redirect to another site.
+fn canonical(uri: &http::Uri, normalised: &DavPath) -> Option<String> {
+    let path = normalised.as_url_string();
+    let path = format!("{}/", path.trim_end_matches('/'));
+    let asked: Vec<u8> = percent_encoding::percent_decode(uri.path().as_bytes()).collect();
+    let wanted: Vec<u8> = percent_encoding::percent_decode(path.as_bytes()).collect();
+    if asked == wanted {
+        return None;
+    }
+    Some(match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    })
+}
+
 /// `attachment` with an ASCII fallback name and the exact name in RFC 5987 form.
 fn disposition(top: &[u8]) -> String {
     let ascii: String = String::from_utf8_lossy(top)
@@ -306,10 +337,18 @@ fn plain(status: u16, text: &'static str) -> Response<Body> {
 
 fn refused(refusal: Refusal) -> Response<Body> {
     let mut response = plain(refusal.status, refusal.reason);
-    if refusal.status == 405 {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static(route::ALLOWED));
+    let headers = response.headers_mut();
+    match refusal.status {
+        405 => {
+            headers.insert(header::ALLOW, HeaderValue::from_static(route::ALLOWED));
+        }
+        401 => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"genmount\", charset=\"UTF-8\""),
+            );
+        }
+        _ => {}
     }
     response
 }
@@ -319,14 +358,5 @@ fn redirect(location: &str) -> Response<Body> {
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    response
-}
-
-fn unauthorized() -> Response<Body> {
-    let mut response = plain(401, "authentication required");
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"genmount\", charset=\"UTF-8\""),
-    );
     response
 }

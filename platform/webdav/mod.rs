@@ -69,8 +69,14 @@ async fn run<T: VfsTree>(tree: Arc<T>, mut request: ServeRequest) -> Result<(), 
             accepted = listener.accept() => accepted,
             () = &mut stop => return Ok(()),
         };
-        let Ok((stream, peer)) = accepted else {
-            continue;
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors, say: wait rather than spin on the same error.
+                tracing::warn!("cannot accept a connection: {err}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let server = server.clone();
         let tls = tls.clone();

@@ -37,8 +37,14 @@ pub fn write_tar<T: VfsTree, W: Write>(
     while let Some(Pending { components, names }) = pending.pop() {
         let parts: Vec<&[u8]> = components.iter().map(Vec::as_slice).collect();
         let held = path::resolve(tree, &parts).map_err(to_io)?;
-        let items = listing::list(&held, &parts, false).map_err(to_io)?;
-        for item in items.iter().filter(|i| path::is_plain_name(&i.name)) {
+        let listed = listing::list(&held, &parts, false).map_err(to_io)?;
+        if listed.truncated {
+            // An archive that looks whole but is not would be worse than none.
+            return Err(io::Error::other(
+                "a folder has too many entries to download",
+            ));
+        }
+        for item in listed.items.iter().filter(|i| path::is_plain_name(&i.name)) {
             let mut inner = names.clone();
             inner.push(item.name.clone());
             if item.meta.kind == FileKind::Dir {
@@ -86,10 +92,19 @@ fn append_leaf<T: VfsTree, W: Write>(
                 BufReader::with_capacity(READ_SIZE as usize, reader),
             )
         }
-        FileKind::Symlink => {
-            let target = item.link.as_deref().unwrap_or_default();
-            builder.append_link(&mut header, &path, as_path(&[target]))
-        }
+        FileKind::Symlink => match item.link.as_deref() {
+            Some(target) if !target.is_empty() && !target.contains(&0) => {
+                builder.append_link(&mut header, &path, as_path(&[target]))
+            }
+            // tar cannot hold it: leave this one out rather than end the whole download.
+            _ => {
+                tracing::warn!(
+                    "download: the link {} cannot be stored in tar",
+                    path.display()
+                );
+                Ok(())
+            }
+        },
         _ => builder.append_data(&mut header, &path, io::empty()),
     }
 }
@@ -115,11 +130,13 @@ fn header_of(meta: &Meta) -> Header {
         0
     });
     if matches!(meta.kind, FileKind::CharDevice | FileKind::BlockDevice) {
-        // Linux's encoding of a dev_t; the header holds 21 bits of each.
-        let major = ((meta.rdev >> 8) & 0xfff) | ((meta.rdev >> 32) & !0xfff);
-        let minor = (meta.rdev & 0xff) | ((meta.rdev >> 12) & !0xff);
-        let _ = header.set_device_major(u32::try_from(major).unwrap_or(0));
-        let _ = header.set_device_minor(u32::try_from(minor).unwrap_or(0));
+        // Linux's encoding of a dev_t (glibc's gnu_dev_major and gnu_dev_minor).
+        let rdev = meta.rdev;
+        let major = (((rdev >> 8) & 0xfff) | ((rdev >> 32) & 0xffff_f000)) as u32;
+        let minor = ((rdev & 0xff) | ((rdev >> 12) & 0xffff_ff00)) as u32;
+        if header.set_device_major(major).is_err() || header.set_device_minor(minor).is_err() {
+            tracing::warn!("download: device number {rdev:#x} does not fit in a tar header");
+        }
     }
     header
 }
@@ -131,8 +148,9 @@ fn as_path(names: &[impl AsRef<[u8]>]) -> PathBuf {
     for name in names {
         #[cfg(unix)]
         path.push(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.as_ref()));
+        // `\\` and `:` would split the name or name a drive on Windows: tar would write another path.
         #[cfg(not(unix))]
-        path.push(String::from_utf8_lossy(name.as_ref()).as_ref());
+        path.push(String::from_utf8_lossy(name.as_ref()).replace(['\\', ':'], "_"));
     }
     path
 }

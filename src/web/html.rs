@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::listing::Item;
+use super::listing::{Item, Listed};
 use crate::meta::FileKind;
 
 /// What stays unencoded in a path segment of a link: RFC 3986's unreserved characters.
@@ -31,13 +31,19 @@ a.name{color:#1a5fc8;text-decoration:none}a.name:hover{text-decoration:underline
 .dir a.name{font-weight:600}.icon{display:inline-block;width:1.4em}.muted{color:#8a93a3}\
 footer{padding:0 24px 24px;color:#8a93a3;font-size:13px}";
 
+/// A page lists at most this many entries: a browser cannot use more, and the page is built in
+/// memory. The folder's download and WebDAV clients still see all of them.
+pub const PAGE_ROWS: usize = 10_000;
+
 /// Renders the page of the directory reached by `crumbs` (the path's components, as requested).
 /// `generations`: this is the mount's root of generations, listed newest first.
-pub fn page(crumbs: &[&[u8]], items: &[Item], generations: bool) -> String {
+pub fn page(crumbs: &[&[u8]], listed: &Listed, generations: bool) -> String {
+    let items = &listed.items;
     let mut order: Vec<&Item> = items.iter().collect();
     sort(&mut order, generations);
     let title = crumbs.last().map_or("Backups".into(), |c| shown(c));
-    let mut out = String::with_capacity(4096 + items.len() * 256);
+    let shown_rows = order.len().min(PAGE_ROWS);
+    let mut out = String::with_capacity(4096 + shown_rows * 256);
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -53,12 +59,22 @@ pub fn page(crumbs: &[&[u8]], items: &[Item], generations: bool) -> String {
     if !crumbs.is_empty() {
         out.push_str("<tr class=\"dir\"><td><span class=\"icon\">↰</span><a class=\"name\" href=\"../\">Parent folder</a></td><td></td><td></td><td></td></tr>");
     }
-    for item in order {
+    for item in &order[..shown_rows] {
         row(&mut out, item);
+    }
+    out.push_str("</tbody></table>");
+    if order.len() > shown_rows || listed.truncated {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{} of {}{} entries shown: download the folder or use a WebDAV client for all of them.</p>",
+            shown_rows,
+            if listed.truncated { "more than " } else { "" },
+            order.len()
+        );
     }
     let _ = write!(
         out,
-        "</tbody></table></main><footer>{} entries · read-only · served by genmount</footer></body></html>",
+        "</main><footer>{} entries · read-only · served by genmount</footer></body></html>",
         items.len()
     );
     out
@@ -67,14 +83,14 @@ pub fn page(crumbs: &[&[u8]], items: &[Item], generations: bool) -> String {
 /// Generations newest first, `latest` on top; elsewhere folders first, then by name.
 fn sort(items: &mut [&Item], generations: bool) {
     if generations {
-        items.sort_by_key(|i| {
+        let key = |i: &Item| {
             (
                 i.name != b"latest",
                 i.meta.kind != FileKind::Dir,
                 Reverse(i.meta.mtime),
-                i.name.clone(),
             )
-        });
+        };
+        items.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.name.cmp(&b.name)));
     } else {
         items.sort_by(|a, b| {
             (a.meta.kind != FileKind::Dir, &a.name).cmp(&(b.meta.kind != FileKind::Dir, &b.name))
@@ -250,7 +266,11 @@ mod tests {
             FileKind::File,
             0,
         )];
-        let page = page(&[b"gen", b"a<b>"], &items, false);
+        let listed = Listed {
+            items: items.to_vec(),
+            truncated: false,
+        };
+        let page = page(&[b"gen", b"a<b>"], &listed, false);
         assert!(!page.contains("<img"), "{page}");
         assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;.txt"));
         assert!(
@@ -270,9 +290,30 @@ mod tests {
             latest,
             item(b".pid", FileKind::File, 30),
         ];
-        let page = page(&[], &items, true);
+        let listed = Listed {
+            items: items.to_vec(),
+            truncated: false,
+        };
+        let page = page(&[], &listed, true);
         let at = |name: &str| page.find(&format!(">{name}")).unwrap_or(usize::MAX);
         assert!(at("latest/") < at("new/") && at("new/") < at("old/") && at("old/") < at(".pid"));
+    }
+
+    #[test]
+    fn a_huge_folder_shows_its_first_rows_and_says_so() {
+        let items = (0..PAGE_ROWS + 5)
+            .map(|i| item(format!("f{i:06}").as_bytes(), FileKind::File, 0))
+            .collect();
+        let page = page(
+            &[b"big"],
+            &Listed {
+                items,
+                truncated: false,
+            },
+            false,
+        );
+        assert!(page.contains(">f009999<") && !page.contains(">f010000<"));
+        assert!(page.contains("10000 of 10005 entries shown"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::path::{self, Held};
 use crate::error::VfsResult;
 use crate::meta::{FileKind, Meta};
-use crate::vfs::VfsTree;
+use crate::vfs::{Ino, ROOT_INO, VfsTree};
 
 /// At most this many entries of one directory are listed: a listing is held in memory while it is
 /// sent, and a hostile or broken repository must not make that unbounded.
@@ -21,8 +21,8 @@ pub struct Item {
     pub meta: Meta,
     /// For a symlink, its target as stored.
     pub link: Option<Vec<u8>>,
-    /// A symlink whose target is outside the tree (absolute, dangling, a loop): shown to people,
-    /// not served.
+    /// A symlink whose target is outside the tree (absolute, dangling, a loop) or is a folder
+    /// above it: shown to people, not served.
     pub dangling: bool,
 }
 
@@ -33,29 +33,41 @@ impl Item {
     }
 }
 
+/// A directory's entries, and whether there were more than `MAX_ENTRIES` of them.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub items: Vec<Item>,
+    pub truncated: bool,
+}
+
 /// Lists the directory at `dir` (the components that resolved to `held`); with `follow`, symlinks
 /// carry their targets' metadata. Every lookup the listing takes is given back before it returns.
-pub fn list<T: VfsTree>(held: &Held<T>, dir: &[&[u8]], follow: bool) -> VfsResult<Vec<Item>> {
+pub fn list<T: VfsTree>(held: &Held<T>, dir: &[&[u8]], follow: bool) -> VfsResult<Listed> {
     let tree = held.tree();
     let ino = held.ino();
     let opened = tree.opendir(ino)?;
     let mut items = Vec::new();
     let mut counted = Vec::new();
+    let mut truncated = false;
     let listed = tree.readdir(ino, opened.fh, 0, true, &mut |child, entry| {
+        let Some(entry) = entry else { return true };
         // `.` and `..` count as no lookup (as in FUSE); every other entry counts as one.
-        if let Some(entry) = entry
-            && child.name != b"."
-            && child.name != b".."
-        {
-            counted.push(entry.attr.ino);
-            items.push(Item {
-                name: child.name.clone(),
-                meta: entry.attr.meta.clone(),
-                link: None,
-                dangling: false,
-            });
+        if child.name == b"." || child.name == b".." {
+            return true;
         }
-        counted.len() < MAX_ENTRIES
+        if counted.len() == MAX_ENTRIES {
+            // Refused: the tree gives this entry's lookup back itself.
+            truncated = true;
+            return false;
+        }
+        counted.push(entry.attr.ino);
+        items.push(Item {
+            name: child.name.clone(),
+            meta: entry.attr.meta.clone(),
+            link: None,
+            dangling: false,
+        });
+        true
     });
     let _ = tree.releasedir(ino, opened.fh);
     // Targets are read while the listing's lookups still hold the links' inodes.
@@ -68,23 +80,42 @@ pub fn list<T: VfsTree>(held: &Held<T>, dir: &[&[u8]], follow: bool) -> VfsResul
         tree.forget(ino, 1);
     }
     listed?;
-    if follow {
+    if truncated {
+        tracing::warn!("a folder has more than {MAX_ENTRIES} entries: only the first are served");
+    }
+    if follow && items.iter().any(|i| i.meta.kind == FileKind::Symlink) {
+        let ancestors = ancestors(tree, dir, ino);
         for item in items
             .iter_mut()
             .filter(|i| i.meta.kind == FileKind::Symlink)
         {
-            follow_link(tree, dir, item);
+            follow_link(tree, dir, &ancestors, item);
         }
     }
-    Ok(items)
+    Ok(Listed { items, truncated })
 }
 
-/// Replaces a symlink's metadata with its target's, or marks it dangling.
-fn follow_link<T: VfsTree>(tree: &Arc<T>, dir: &[&[u8]], item: &mut Item) {
+/// The inodes of the directory at `dir` and of every directory above it.
+fn ancestors<T: VfsTree>(tree: &Arc<T>, dir: &[&[u8]], own: Ino) -> Vec<Ino> {
+    let mut inos = vec![ROOT_INO, own];
+    for depth in 1..dir.len() {
+        if let Ok(held) = path::resolve(tree, &dir[..depth]) {
+            inos.push(held.ino());
+        }
+    }
+    inos
+}
+
+/// Replaces a symlink's metadata with its target's, or marks it dangling. A link to the folder it
+/// is in or to one above it (`X11 -> .`) would make every recursive client walk in circles: it is
+/// not served either.
+fn follow_link<T: VfsTree>(tree: &Arc<T>, dir: &[&[u8]], ancestors: &[Ino], item: &mut Item) {
     let mut components = dir.to_vec();
     components.push(&item.name);
     match path::resolve(tree, &components) {
-        Ok(target) => item.meta = target.entry().attr.meta.clone(),
-        Err(_) => item.dangling = true,
+        Ok(target) if !ancestors.contains(&target.ino()) => {
+            item.meta = target.entry().attr.meta.clone();
+        }
+        _ => item.dangling = true,
     }
 }

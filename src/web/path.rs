@@ -11,6 +11,9 @@ use crate::vfs::{Entry, Ino, ROOT_INO, VfsTree};
 
 /// As many symlinks as one path may pass through, as Linux allows (`MAXSYMLINKS`).
 pub const MAX_HOPS: usize = 40;
+/// As many components as one resolution may walk, links' targets included: a backup may hold a
+/// link whose target is megabytes of `a/a/a/…`.
+pub const MAX_STEPS: usize = 4096;
 
 /// A node reached by a path. It holds one lookup on its inode (the root needs none) and gives it
 /// back when dropped, so that the tree's inode table does not grow with every request.
@@ -89,8 +92,12 @@ pub fn resolve<T: VfsTree>(tree: &Arc<T>, components: &[&[u8]]) -> VfsResult<Hel
     let root = Held::root(tree)?;
     let mut chain: Vec<Held<T>> = Vec::new();
     let mut todo: VecDeque<Vec<u8>> = components.iter().map(|c| c.to_vec()).collect();
-    let mut hops = 0;
+    let (mut hops, mut steps) = (0, 0);
     while let Some(name) = todo.pop_front() {
+        steps += 1;
+        if steps > MAX_STEPS {
+            return Err(VfsError::NOT_FOUND.about("a path of too many components"));
+        }
         match name.as_slice() {
             b"" | b"." => continue,
             b".." => {
@@ -115,6 +122,9 @@ pub fn resolve<T: VfsTree>(tree: &Arc<T>, components: &[&[u8]]) -> VfsResult<Hel
         let target = tree.readlink(child.ino())?;
         if target.first() == Some(&b'/') {
             return Err(VfsError::NOT_FOUND.about("symlink to an absolute path"));
+        }
+        if steps + todo.len() + target.split(|&b| b == b'/').count() > MAX_STEPS {
+            return Err(VfsError::NOT_FOUND.about("a path of too many components"));
         }
         for part in target.split(|&b| b == b'/').rev() {
             todo.push_front(part.to_vec());

@@ -63,6 +63,45 @@ pub fn refuse(method: &str, depth: Option<&[u8]>) -> Option<Refusal> {
     })
 }
 
+/// At most this many ranges in one `Range` header: a few are what video players and download
+/// managers send; thousands would be thousands of reads for one request.
+pub const MAX_RANGES: usize = 16;
+
+/// Refuses a `Range` header with too many ranges, or numbers too large to add without overflow
+/// (dav-server adds them unchecked).
+pub fn refuse_range(range: Option<&[u8]>) -> Option<Refusal> {
+    let range = range?;
+    let too_many = range.iter().filter(|&&b| b == b',').count() >= MAX_RANGES;
+    let too_long = range
+        .split(|b| !b.is_ascii_digit())
+        .any(|digits| digits.len() > 18);
+    (too_many || too_long).then_some(Refusal {
+        status: 416,
+        reason: "too many ranges, or a range beyond any file",
+    })
+}
+
+/// Without a password, a share answers only to loopback names: a web page the user visits could
+/// otherwise point its own host name at 127.0.0.1 (DNS rebinding) and read the backups through
+/// the user's browser. A request without `Host` (HTTP/1.0 tools) is no browser's.
+pub fn refuse_host(host: Option<&[u8]>) -> Option<Refusal> {
+    let host = host?;
+    let name = match host.strip_prefix(b"[") {
+        Some(rest) => rest.split(|&b| b == b']').next().unwrap_or_default(),
+        None => host.split(|&b| b == b':').next().unwrap_or_default(),
+    };
+    let loopback = name.eq_ignore_ascii_case(b"localhost")
+        || name == b"::1"
+        || std::str::from_utf8(name)
+            .ok()
+            .and_then(|n| n.parse::<std::net::Ipv4Addr>().ok())
+            .is_some_and(|ip| ip.is_loopback());
+    (!loopback).then_some(Refusal {
+        status: 403,
+        reason: "this share answers to 127.0.0.1 and localhost only (give --user to serve other names)",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +118,47 @@ mod tests {
         assert_eq!(route("GET", Some("download=tar"), false), Ok(Route::Dav));
         assert_eq!(route("PROPFIND", None, true), Ok(Route::Dav));
         assert_eq!(route("PUT", None, true), Ok(Route::Dav));
+    }
+
+    #[test]
+    fn hostile_ranges_are_refused() {
+        assert!(refuse_range(None).is_none());
+        assert!(refuse_range(Some(b"bytes=0-99,200-")).is_none());
+        assert!(refuse_range(Some(b"bytes=1-18446744073709551615")).is_some());
+        assert!(refuse_range(Some(b"bytes=0-999999999999999999")).is_none());
+        let many = format!("bytes={}", vec!["0-1"; MAX_RANGES + 1].join(","));
+        assert!(refuse_range(Some(many.as_bytes())).is_some());
+    }
+
+    #[test]
+    fn only_loopback_names_reach_a_share_without_a_password() {
+        for good in [
+            &b"127.0.0.1:4918"[..],
+            b"localhost",
+            b"LOCALHOST:80",
+            b"[::1]:4918",
+            b"127.1.2.3",
+        ] {
+            assert!(
+                refuse_host(Some(good)).is_none(),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        assert!(refuse_host(None).is_none());
+        for bad in [
+            &b"evil.example:4918"[..],
+            b"127.0.0.1.evil.example",
+            b"[::2]",
+            b"",
+            b"localhost.evil",
+        ] {
+            assert!(
+                refuse_host(Some(bad)).is_some(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

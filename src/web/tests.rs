@@ -30,6 +30,8 @@ fn tree() -> Result<(tempfile::TempDir, Tree), Box<dyn std::error::Error>> {
     link("nowhere", "dangling")?;
     link("loop-b", "loop-a")?;
     link("loop-a", "loop-b")?;
+    link(".", "dir/self")?;
+    link("..", "dir/sub/parent")?;
     let options = LayoutOptions {
         view: View::Multiple,
         pid: 1,
@@ -75,7 +77,7 @@ fn listings_carry_targets_and_give_back_their_lookups() -> TestResult {
     let (_dir, tree) = tree()?;
     let parts: [&[u8]; 1] = [b"latest"];
     let held = path::resolve(&tree, &parts)?;
-    let items = listing::list(&held, &parts, true)?;
+    let items = listing::list(&held, &parts, true)?.items;
     drop(held);
     let find = |name: &str| items.iter().find(|i| i.name == name.as_bytes());
     let to_file = find("to-file").ok_or("to-file")?;
@@ -87,6 +89,21 @@ fn listings_carry_targets_and_give_back_their_lookups() -> TestResult {
         assert!(item.dangling && !item.servable(), "{name}");
     }
     assert_eq!(find("to-dir").map(|i| i.meta.kind), Some(FileKind::Dir));
+    // Links to the folder itself or above it would send recursive clients round in circles.
+    for (dir, name) in [
+        (&["latest", "dir"][..], "self"),
+        (&["latest", "dir", "sub"], "parent"),
+    ] {
+        let parts: Vec<&[u8]> = dir.iter().map(|d| d.as_bytes()).collect();
+        let held = path::resolve(&tree, &parts)?;
+        let listed = listing::list(&held, &parts, true)?;
+        let item = listed
+            .items
+            .iter()
+            .find(|i| i.name == name.as_bytes())
+            .ok_or(name)?;
+        assert!(!item.servable(), "{name}");
+    }
     assert_eq!(tree.held_inodes(), 0, "every lookup was given back");
     Ok(())
 }
