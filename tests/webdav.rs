@@ -659,3 +659,29 @@ fn a_missing_repository_and_a_busy_address_fail_with_their_codes() -> TestResult
     assert!(stderr.contains("cannot listen"), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn with_daemon_serve_returns_once_it_listens() -> TestResult {
+    let repo = Repo::new()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut args = vec![OsStr::new("serve")];
+    args.extend(repo.args(&["--daemon"]));
+    args.push(OsStr::new(&addr));
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    // Listening already: no waiting loop here.
+    let (status, pid) = curl(&format!("http://{addr}/.pid"), &[]);
+    assert_eq!(status, 200);
+    let pid: i32 = String::from_utf8(pid)?.trim().parse()?;
+    // SAFETY: kill has no memory preconditions; the pid is the daemon this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}

@@ -31,7 +31,8 @@ pub(super) fn serve(args: ServeArgs, progress: bool) -> Result<(), OpenError> {
     let root = root_components(args.root.as_deref())?;
     let mut backend = Backend::detect(&args.repo, &args.access, progress)?;
     backend.ask_credentials()?;
-    let options = layout_options(&args.shown, root);
+    // Made in the process that serves (after a daemon forks): `.pid` shows its pid.
+    let options = || layout_options(&args.shown, root.clone());
     let request = |ready: Option<Sender<()>>| ServeRequest {
         addr,
         credentials,
@@ -42,10 +43,10 @@ pub(super) fn serve(args: ServeArgs, progress: bool) -> Result<(), OpenError> {
         limits: Limits::default(),
     };
     let Some(daemon) = args.daemon.then(crate::platform::daemonize).transpose()? else {
-        return with_layout(backend, options, Server(request(None)));
+        return with_layout(backend, options(), Server(request(None)));
     };
     serve_as_daemon(daemon, |ready| {
-        with_layout(backend, options, Server(request(Some(ready))))
+        with_layout(backend, options(), Server(request(Some(ready))))
     })
 }
 
