@@ -685,3 +685,54 @@ fn with_daemon_serve_returns_once_it_listens() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn https_with_a_certificate_serves_and_refuses_a_bad_key() -> TestResult {
+    let repo = Repo::new()?;
+    let dir = repo.restic.dir.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()?;
+    assert!(made.status.success(), "openssl (apt-get install openssl)");
+    let password = dir.join("web-password");
+    std::fs::write(&password, "tls pw\n")?;
+    let paths = [&cert, &key, &password].map(|p| p.to_str().unwrap_or_default().to_owned());
+    let served = Served::start(&repo.args(&[
+        "--tls-cert",
+        &paths[0],
+        "--tls-key",
+        &paths[1],
+        "--user",
+        "ann",
+        "--user-password-file",
+        &paths[2],
+    ]));
+    let url = served.url.replace("http://", "https://") + "/latest/old.txt";
+    let (status, body) = curl(&url, &["--cacert", &paths[0], "-u", "ann:tls pw"]);
+    assert_eq!((status, body), (200, b"from 1969\n".to_vec()));
+    assert_eq!(curl(&url, &["--cacert", &paths[0]]).0, 401);
+    // Plain HTTP on the TLS port gets no answer that carries data.
+    let (status, body) = curl(&served.url, &["-u", "ann:tls pw"]);
+    assert_ne!(status, 200);
+    assert!(!body.starts_with(b"from"));
+    // A key file that holds no key is a usage error, before anything listens.
+    let mut args = vec![OsStr::new("serve")];
+    args.extend(repo.args(&["--tls-cert", &paths[0], "--tls-key", &paths[2]]));
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot use the key"), "{stderr}");
+    Ok(())
+}
