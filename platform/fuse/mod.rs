@@ -173,7 +173,9 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
             | InitFlags::FUSE_READDIRPLUS_AUTO
             | InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_CACHE_SYMLINKS
-            | InitFlags::FUSE_NO_OPEN_SUPPORT;
+            | InitFlags::FUSE_NO_OPEN_SUPPORT
+            // `.pid` changes its mtime at every look: its cached page is dropped before a read.
+            | InitFlags::FUSE_AUTO_INVAL_DATA;
         let granted = wanted & config.capabilities();
         self.no_open = granted.contains(InitFlags::FUSE_NO_OPEN_SUPPORT);
         let _ = config.add_capabilities(granted);
@@ -254,6 +256,11 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply: ReplyEmpty,
     ) {
         let _span = tracing::debug_span!("flush", ino = ino.0).entered();
+        // Linux takes ENOSYS as "never send FLUSH again": every close(2) saves a synchronous
+        // round trip. Nothing needs it: nothing is written, and reading `.pid` is what refreshes.
+        if cfg!(target_os = "linux") {
+            return reply.error(Errno::ENOSYS);
+        }
         reply_empty(reply, self.tree.flush(ino.0, fh.0));
     }
 

@@ -87,11 +87,7 @@ impl<T: VfsTree> DavFileSystem for DavTree<T> {
                 let opened = tree
                     .open(held.ino(), OpenMode::default())
                     .map_err(fs_error)?;
-                // `.pid` re-reads the repository when it is closed; over HTTP the read that
-                // answers must already see new generations, so that happens before any byte.
-                if let Err(err) = tree.flush(held.ino(), opened.fh) {
-                    tracing::warn!("webdav: refresh failed: {err}");
-                }
+                // Reading `.pid` from its start re-reads the repository before it answers.
                 Ok(Box::new(TreeFile {
                     meta: DavMeta(held.entry().attr.meta.clone()),
                     held,

@@ -139,7 +139,7 @@ pub(super) struct MountArgs {
     /// Not on Windows, which has no fork: run `start /b genmount mount …` or a service instead.
     #[arg(long, help_heading = MOUNT)]
     pub(super) daemon: bool,
-    /// Re-read the repository every this many seconds (0: only when .pid is closed or on SIGHUP).
+    /// Re-read the repository every this many seconds (0: only when .pid is read or on SIGHUP).
     #[arg(long, default_value_t = 60, value_name = "SECONDS", help_heading = MOUNT)]
     pub(super) refresh_interval: u64,
     /// The volume's name in Finder or Explorer (default: genmount and the repository's name).

@@ -343,6 +343,9 @@ impl<R: Repository> VfsTree for Layout<R> {
                 self.root.file_meta(self.zeros.text().len() as u64),
                 Duration::ZERO,
             ),
+            // Never cached, and a new mtime at every look: with FUSE_AUTO_INVAL_DATA the kernel
+            // then drops its cached page before each read, so every `cat .pid` reaches `read`.
+            Target::Root(RootInode::Pid) => (self.root.meta(&RootInode::Pid)?, Duration::ZERO),
             Target::Root(which) => (self.root.meta(&which)?, ROOT_TTL),
             Target::Node(slot) => (slot.node.meta.clone(), GENERATION_TTL),
             Target::Merged(dir) => (dir.meta.clone(), ROOT_TTL),
@@ -390,14 +393,24 @@ impl<R: Repository> VfsTree for Layout<R> {
             self.handles.file(fh)?
         };
         match &*file {
-            OpenFile::Pid => Ok(handles::slice_of(&self.root.pid_text(), offset, size)),
+            // Reading `.pid` re-reads the repository before it answers, so that new generations
+            // are there when `cat .pid` returns: Linux's FUSE adapter declines FLUSH for the whole
+            // mount (a round trip less per file), and this read is what reaches the daemon.
+            OpenFile::Pid => {
+                if offset == 0 {
+                    self.refresh()?;
+                }
+                Ok(handles::slice_of(&self.root.pid_text(), offset, size))
+            }
             OpenFile::Damaged(text) => Ok(handles::slice_of(text, offset, size)),
             OpenFile::Data(reader) => self.read_data(ino, reader, offset, size),
         }
     }
 
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()> {
-        // Every close(2) flushes: only `.pid`'s needs a look at what the inode is.
+        // Adapters that pass every close(2) on (macOS, Windows) keep Obnam's trigger too: the
+        // refresh there also covers a client that opened `.pid` without reading it. Only `.pid`'s
+        // close needs a look at what the inode is.
         if ino != PID_INO {
             return Ok(());
         }

@@ -10,7 +10,7 @@ use super::generations::{self, DAMAGED_NAME, LATEST_NAME, PID_NAME, State};
 use super::inodes::{Child, InoKey, Inode, Slot};
 use super::{Ino, Invalidator, ROOT_INO, same_tree};
 use crate::error::{RepoError, VfsError, VfsResult};
-use crate::meta::{FileKind, Meta};
+use crate::meta::{FileKind, Meta, Timestamp};
 use crate::names;
 use crate::repo::{Generation, Repository};
 
@@ -142,7 +142,13 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
                 ))
             }
             RootInode::Alias(name) => self.alias_link(&state, name)?.1,
-            RootInode::Pid => self.file_meta(self.pid_text().len() as u64),
+            // Its mtime is the moment of asking: see `Layout::getattr`.
+            RootInode::Pid => self.owned(Meta::synthetic(
+                FileKind::File,
+                0o444,
+                self.pid_text().len() as u64,
+                Timestamp::now(),
+            )),
             // Its size is what the layout's zero log holds: see `file_meta`.
             RootInode::Damaged => self.file_meta(0),
         })
