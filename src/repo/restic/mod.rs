@@ -9,6 +9,7 @@ pub mod location;
 mod lock;
 pub mod naming;
 pub mod node;
+mod packgate;
 pub mod password;
 mod prefetch;
 mod salvage;
@@ -33,6 +34,7 @@ use self::catalogue::Catalogue;
 use self::handle::ResticHandle;
 use self::location::{classify, one_line};
 use self::lock::ResticLock;
+use self::packgate::PackGate;
 use self::password::PasswordSource;
 use self::trees::{TreeListing, Trees};
 use super::{Generation, Listing, Repository, Xattrs};
@@ -96,6 +98,8 @@ pub struct ResticRepo {
     loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
     trees: Trees,
+    /// The first read of each tree pack, one thread at a time (see `packgate`).
+    first_loads: PackGate,
     store: Arc<BlobStore>,
     cache_size: u64,
     prefetcher: prefetch::Prefetcher,
@@ -179,6 +183,7 @@ impl ResticRepo {
             loaded: RwLock::new(Arc::new(loaded)),
             catalogue: RwLock::new(Arc::new(Catalogue::empty())),
             trees: Trees::new(),
+            first_loads: PackGate::new(!opts.no_cache),
             store,
             cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
@@ -204,10 +209,18 @@ impl ResticRepo {
     }
 
     fn read_tree(&self, id: TreeId) -> Result<Vec<rustic_core::repofile::Node>, RepoError> {
-        let tree = read(&self.loaded)
+        let loaded = read(&self.loaded);
+        let pack = loaded
             .repo
-            .get_tree(&id)
-            .map_err(|err| self.damaged(&format!("tree {id}"), &err))?;
+            .get_index_entry(&id)
+            .ok()
+            .map(|entry| entry.pack);
+        let tree = self.first_loads.read(pack, || {
+            loaded
+                .repo
+                .get_tree(&id)
+                .map_err(|err| self.damaged(&format!("tree {id}"), &err))
+        })?;
         Ok(tree.nodes)
     }
 
