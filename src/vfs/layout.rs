@@ -396,9 +396,15 @@ impl<R: Repository> VfsTree for Layout<R> {
             // Reading `.pid` re-reads the repository before it answers, so that new generations
             // are there when `cat .pid` returns: Linux's FUSE adapter declines FLUSH for the whole
             // mount (a round trip less per file), and this read is what reaches the daemon.
+            // A refresh that fails leaves the mount as it was and is logged, and the read still
+            // answers: `.pid` is also how scripts find the daemon and see that it is alive.
             OpenFile::Pid => {
-                if offset == 0 {
-                    self.refresh()?;
+                if offset == 0
+                    && let Err(err) = self.refresh()
+                {
+                    tracing::warn!(
+                        "re-reading the repository failed, the mount shows what it had: {err}"
+                    );
                 }
                 Ok(handles::slice_of(&self.root.pid_text(), offset, size))
             }
