@@ -10,6 +10,7 @@ use super::args::{MountArgs, ViewArg};
 use super::backend::Backend;
 use crate::error::OpenError;
 use crate::repo::Repository;
+use crate::repo::borg::BorgRepo;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
 use crate::repo::restic::password;
@@ -30,6 +31,11 @@ pub(super) fn mount(mut args: MountArgs, progress: bool) -> Result<(), OpenError
     if let Backend::Restic(options) = &mut backend {
         // Asked in the foreground, before a daemon leaves the terminal.
         options.credentials = Some(password::credentials(&options.password)?);
+    }
+    if let Backend::Borg(options) = &backend {
+        // Opened in the foreground, so that its passphrase is asked before a daemon leaves the
+        // terminal. Opening starts no thread, so the daemon's fork keeps all of it.
+        backend = Backend::BorgOpened(Box::new(BorgRepo::open(options)?));
     }
     let Some(daemon) = args.daemon.then(crate::platform::daemonize).transpose()? else {
         return serve_backend(&args, backend, mountpoint, root, None);
@@ -77,6 +83,8 @@ fn serve_backend(
     match backend {
         Backend::Restic(restic) => serve(ResticRepo::open(&restic)?, options, &request),
         Backend::Folder(path) => serve(FolderRepo::open(&path)?, options, &request),
+        Backend::Borg(borg) => serve(BorgRepo::open(&borg)?, options, &request),
+        Backend::BorgOpened(borg) => serve(*borg, options, &request),
     }
 }
 

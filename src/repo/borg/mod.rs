@@ -1,0 +1,272 @@
+//! The borg backend: every archive of a local borg 1.x repository is a generation. Objects come
+//! from `store` (segments, index, key), archives from `archives`, each archive's tree from its
+//! item stream (`stream`, `items`, `tree`, built on first use and cached), bytes from `files`.
+
+mod acl;
+mod archives;
+mod compress;
+pub mod config;
+mod crypto;
+mod files;
+mod hashindex;
+mod items;
+mod key;
+mod keyfile;
+mod msgpack;
+mod objects;
+mod open;
+mod password;
+mod segments;
+mod store;
+mod stream;
+mod tree;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+
+use self::archives::ArchiveRef;
+use self::files::{BorgReader, ChunkCache};
+use self::items::Content;
+use self::store::Store;
+use self::tree::{ArchiveTree, Builder};
+use super::{Generation, Listing, Repository, Xattrs};
+use crate::error::{OpenError, RepoError};
+use crate::meta::Node;
+
+pub use self::config::looks_like_borg;
+pub use self::files::BorgReader as Reader;
+
+/// How to open a borg repository.
+#[derive(Clone, Debug, Default)]
+pub struct BorgOptions {
+    pub path: PathBuf,
+    /// Bytes of decoded file chunks kept in memory.
+    pub cache_size: u64,
+}
+
+/// A node of an archive: the archive's tree and the entry's index in it.
+#[derive(Clone)]
+pub struct BorgHandle {
+    tree: Arc<ArchiveTree>,
+    at: u32,
+}
+
+/// Decoded archive trees kept: their entries in all (a few hundred bytes each).
+const TREE_CACHE_ENTRIES: u64 = 4_000_000;
+
+/// Weighs a cached tree by its entries.
+#[derive(Clone)]
+struct ByEntries;
+
+impl quick_cache::Weighter<[u8; 32], Arc<ArchiveTree>> for ByEntries {
+    fn weight(&self, _id: &[u8; 32], tree: &Arc<ArchiveTree>) -> u64 {
+        tree.len() as u64 + 1
+    }
+}
+
+/// The archives of the manifest last read, and the generations they make.
+type Catalogue = (Arc<[ArchiveRef]>, Arc<[Generation]>);
+
+/// A borg repository opened read-only.
+pub struct BorgRepo {
+    shown: String,
+    path: PathBuf,
+    store: Store,
+    /// The last committed segment the object index reflects.
+    transaction: Mutex<Option<u32>>,
+    archives: RwLock<Catalogue>,
+    trees: Cache<[u8; 32], Arc<ArchiveTree>, ByEntries>,
+    chunks: ChunkCache,
+}
+
+impl BorgRepo {
+    /// Opens the repository (asking for its passphrase if needed) and reads its archive list.
+    pub fn open(options: &BorgOptions) -> Result<BorgRepo, OpenError> {
+        let (store, transaction) = open::open_store(&options.path)?;
+        let shown = options.path.display().to_string();
+        let archives = archives::read_manifest(&store)
+            .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
+        let generations = archives::generations(&archives);
+        Ok(BorgRepo {
+            shown,
+            path: options.path.clone(),
+            store,
+            transaction: Mutex::new(transaction),
+            archives: RwLock::new((archives.into(), generations)),
+            trees: Cache::with_weighter(64, TREE_CACHE_ENTRIES, ByEntries),
+            chunks: ChunkCache::new(options.cache_size),
+        })
+    }
+
+    fn archive(&self, generation: &Generation) -> Option<ArchiveRef> {
+        let archives = self
+            .archives
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone();
+        archives
+            .iter()
+            .find(|a| config::hex(&a.id) == generation.id)
+            .cloned()
+    }
+
+    /// The tree of `archive`, decoded on first use.
+    fn tree(&self, archive: &ArchiveRef) -> Result<Arc<ArchiveTree>, RepoError> {
+        self.trees.get_or_insert_with(&archive.id, || {
+            let started = std::time::Instant::now();
+            let ids = archives::item_ids(&self.store, archive).map_err(RepoError::Damaged)?;
+            let mut builder = Builder::new(archive.time);
+            let mut skipped = 0usize;
+            stream::for_each_item(&self.store, &ids, &mut |value| match items::parse(&value) {
+                Ok(item) => builder.add(item),
+                Err(_) => skipped += 1,
+            })
+            .map_err(|e| RepoError::Damaged(format!("archive {}: {e}", archive.name)))?;
+            if skipped > 0 {
+                tracing::warn!(archive = %archive.name, skipped, "items that are not borg items skipped");
+            }
+            let tree = builder.finish();
+            tracing::info!(archive = %archive.name, entries = tree.len(), ms = started.elapsed().as_millis() as u64, "archive tree built");
+            Ok(Arc::new(tree))
+        })
+    }
+
+    fn node(&self, tree: &Arc<ArchiveTree>, at: u32) -> Result<Node<BorgHandle>, RepoError> {
+        let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
+        Ok(Node {
+            meta: entry.meta.clone(),
+            handle: BorgHandle {
+                tree: tree.clone(),
+                at,
+            },
+        })
+    }
+
+    /// Re-reads the object index when a new transaction was committed.
+    fn refresh_index(&self) -> Result<(), RepoError> {
+        let mut transaction = self.transaction.lock().unwrap_or_else(|p| p.into_inner());
+        let segments = self
+            .store
+            .segments
+            .list()
+            .map_err(|e| RepoError::io("segments", e))?;
+        let latest = segments
+            .iter()
+            .rev()
+            .copied()
+            .find(|s| self.store.segments.ends_with_commit(*s));
+        if latest == *transaction {
+            return Ok(());
+        }
+        let (index, committed) =
+            objects::load(&self.path, &self.store.segments).map_err(RepoError::Damaged)?;
+        self.store.set_index(index);
+        *transaction = committed;
+        Ok(())
+    }
+}
+
+impl Repository for BorgRepo {
+    type Handle = BorgHandle;
+    type Reader = BorgReader;
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn generations(&self) -> Arc<[Generation]> {
+        self.archives
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    fn refresh(&self) -> Result<(), RepoError> {
+        self.refresh_index()?;
+        let archives = archives::read_manifest(&self.store).map_err(RepoError::Damaged)?;
+        let generations = archives::generations(&archives);
+        *self.archives.write().unwrap_or_else(|p| p.into_inner()) = (archives.into(), generations);
+        Ok(())
+    }
+
+    fn root(&self, generation: &Generation) -> Result<Node<BorgHandle>, RepoError> {
+        let archive = self.archive(generation).ok_or(RepoError::NotFound)?;
+        let tree = self.tree(&archive)?;
+        self.node(&tree, 0)
+    }
+
+    fn list(&self, dir: &BorgHandle) -> Result<Listing<BorgHandle>, RepoError> {
+        let entry = dir.tree.entry(dir.at).ok_or(RepoError::NotFound)?;
+        if !matches!(entry.content, Content::Dir) {
+            return Err(RepoError::NotDir);
+        }
+        dir.tree
+            .children(dir.at)
+            .iter()
+            .map(|(name, at)| Ok((name.to_vec(), self.node(&dir.tree, *at)?)))
+            .collect()
+    }
+
+    fn lookup(&self, dir: &BorgHandle, name: &[u8]) -> Result<Node<BorgHandle>, RepoError> {
+        let entry = dir.tree.entry(dir.at).ok_or(RepoError::NotFound)?;
+        if !matches!(entry.content, Content::Dir) {
+            return Err(RepoError::NotDir);
+        }
+        let at = dir.tree.find(dir.at, name).ok_or(RepoError::NotFound)?;
+        self.node(&dir.tree, at)
+    }
+
+    fn content_key(&self, node: &Node<BorgHandle>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        match node.handle.tree.entry(node.handle.at).map(|e| &e.content) {
+            Some(Content::File(chunks)) => (0u8, node.meta.size, &**chunks).hash(&mut hasher),
+            Some(Content::Link(target)) => (1u8, &**target).hash(&mut hasher),
+            _ => (2u8, node.meta.kind, node.meta.rdev).hash(&mut hasher),
+        }
+        hasher.finish()
+    }
+
+    fn readlink(&self, link: &BorgHandle) -> Result<Vec<u8>, RepoError> {
+        match link.tree.entry(link.at).map(|e| &e.content) {
+            Some(Content::Link(target)) => Ok(target.to_vec()),
+            _ => Err(RepoError::NotFound),
+        }
+    }
+
+    fn xattrs(&self, node: &BorgHandle) -> Result<Xattrs, RepoError> {
+        let entry = node.tree.entry(node.at).ok_or(RepoError::NotFound)?;
+        Ok(entry.xattrs.as_deref().cloned().unwrap_or_default())
+    }
+
+    fn open(&self, file: &Node<BorgHandle>) -> Result<BorgReader, RepoError> {
+        let tree = &file.handle.tree;
+        match tree.entry(file.handle.at).map(|e| &e.content) {
+            Some(Content::File(chunks)) => Ok(BorgReader::new(
+                chunks.clone(),
+                tree.path_of(file.handle.at).into(),
+            )),
+            _ => Err(RepoError::NotFound),
+        }
+    }
+
+    fn stored_bytes(&self) -> Option<u64> {
+        let segments = self.store.segments.list().ok()?;
+        Some(
+            segments
+                .iter()
+                .filter_map(|s| std::fs::metadata(self.store.segments.path(*s)).ok())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
+    fn read(&self, file: &BorgReader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
+        files::read(&self.store, &self.chunks, file, offset, size)
+    }
+}
