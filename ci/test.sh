@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # fuse3: fusermount3 and mount.fuse3; restic and rclone: the real peers the tests use; util-linux,
+    # fuse3: fusermount3 and mount.fuse3; restic, borgbackup and rclone: the real peers the tests use; util-linux,
     # bsdutils and mount: setpriv, script and mount(8), which tests run as a user would.
-    apt-get install -y -qq fuse3 restic rclone attr util-linux bsdutils mount >/dev/null
+    apt-get install -y -qq fuse3 restic borgbackup rclone attr util-linux bsdutils mount >/dev/null
 fi
 [ -e /dev/fuse ] || { echo "ci/test.sh: /dev/fuse is missing; the tests need FUSE" >&2; exit 1; }
 

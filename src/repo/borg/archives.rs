@@ -77,7 +77,9 @@ fn check_tam(
     }
     let hmac = msgpack::get_bytes(tam, "hmac").ok_or(format!("{context}: TAM without hmac"))?;
     let salt = msgpack::get_bytes(tam, "salt").ok_or(format!("{context}: TAM without salt"))?;
-    crypto::verify_tam(&store.key, packed, hmac, salt, context)
+    crypto::verify_tam(&store.key, packed, hmac, salt, context)?;
+    tracing::debug!(context, "authentication tag (TAM) verified");
+    Ok(())
 }
 
 /// Borg's archive times: `2026-12-03T18:30:00.123456`, UTC without a zone.

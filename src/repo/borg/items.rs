@@ -80,7 +80,8 @@ pub fn parse(value: &Value) -> Result<Item, String> {
         atime: time("atime").unwrap_or(mtime),
         mtime,
         ctime: time("ctime").unwrap_or(mtime),
-        nlink: 1,
+        // A directory's count is set once its subdirectories are known (`tree`).
+        nlink: if kind == FileKind::Dir { 2 } else { 1 },
         rdev: msgpack::get_u64(value, "rdev").unwrap_or(0),
         link_id: None,
     };
@@ -126,7 +127,12 @@ fn xattrs(value: &Value) -> Option<Arc<Xattrs>> {
     let mut out: Xattrs = Vec::new();
     if let Some(Value::Map(map)) = msgpack::get(value, "xattrs") {
         for (name, data) in map {
-            if let (Some(name), Some(data)) = (msgpack::bytes(name), msgpack::bytes(data)) {
+            // Borg 1.x stores an empty value as nil.
+            let data = match data {
+                Value::Nil => Some(&[][..]),
+                other => msgpack::bytes(other),
+            };
+            if let (Some(name), Some(data)) = (msgpack::bytes(name), data) {
                 out.push((name.to_vec(), data.to_vec()));
             }
         }

@@ -1,5 +1,6 @@
 //! Finding a keyfile-mode key as borg does: `BORG_KEY_FILE`, else the file in the keys directory
-//! (`BORG_KEYS_DIR`, else `$BORG_CONFIG_DIR/keys`, else `~/.config/borg/keys`) whose first line
+//! (`BORG_KEYS_DIR`, else `$BORG_CONFIG_DIR/keys`, else `~/.config/borg/keys` under
+//! `XDG_CONFIG_HOME` or `BORG_BASE_DIR`) whose first line
 //! is `BORG_KEY <repository id>`.
 
 use std::path::{Path, PathBuf};
@@ -48,7 +49,9 @@ fn keys_dir() -> Option<PathBuf> {
     if let Some(config) = var("BORG_CONFIG_DIR") {
         return Some(config.join("keys"));
     }
-    let config = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?;
+    // Borg's base directory is BORG_BASE_DIR, else the home directory.
+    let base = || var("BORG_BASE_DIR").or_else(|| var("HOME"));
+    let config = var("XDG_CONFIG_HOME").or_else(|| base().map(|h| h.join(".config")))?;
     Some(config.join("borg").join("keys"))
 }
 

@@ -34,7 +34,7 @@ use self::store::Store;
 use self::tree::{ArchiveTree, Builder};
 use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
-use crate::meta::Node;
+use crate::meta::{FileKind, Meta, Node};
 
 pub use self::config::looks_like_borg;
 pub use self::files::BorgReader as Reader;
@@ -47,11 +47,16 @@ pub struct BorgOptions {
     pub cache_size: u64,
 }
 
-/// A node of an archive: the archive's tree and the entry's index in it.
+/// A node of an archive. An archive's root is handed out before its tree is built (the mount
+/// asks for every root at start), so the tree is decoded only when the archive is entered.
 #[derive(Clone)]
-pub struct BorgHandle {
-    tree: Arc<ArchiveTree>,
-    at: u32,
+pub enum BorgHandle {
+    Root(Arc<ArchiveRef>),
+    /// An entry of a built tree, by its index.
+    Entry {
+        tree: Arc<ArchiveTree>,
+        at: u32,
+    },
 }
 
 /// Decoded archive trees kept: their entries in all (a few hundred bytes each).
@@ -139,11 +144,29 @@ impl BorgRepo {
         let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
         Ok(Node {
             meta: entry.meta.clone(),
-            handle: BorgHandle {
+            handle: BorgHandle::Entry {
                 tree: tree.clone(),
                 at,
             },
         })
+    }
+
+    /// The tree a handle lies in (built now for a root) and its entry's index.
+    fn located(&self, handle: &BorgHandle) -> Result<(Arc<ArchiveTree>, u32), RepoError> {
+        match handle {
+            BorgHandle::Root(archive) => Ok((self.tree(archive)?, 0)),
+            BorgHandle::Entry { tree, at } => Ok((tree.clone(), *at)),
+        }
+    }
+
+    /// A directory's tree and index, or `NotDir`.
+    fn dir(&self, handle: &BorgHandle) -> Result<(Arc<ArchiveTree>, u32), RepoError> {
+        let (tree, at) = self.located(handle)?;
+        match tree.entry(at).map(|e| &e.content) {
+            Some(Content::Dir) => Ok((tree, at)),
+            Some(_) => Err(RepoError::NotDir),
+            None => Err(RepoError::NotFound),
+        }
     }
 
     /// Re-reads the object index when a new transaction was committed.
@@ -196,35 +219,34 @@ impl Repository for BorgRepo {
 
     fn root(&self, generation: &Generation) -> Result<Node<BorgHandle>, RepoError> {
         let archive = self.archive(generation).ok_or(RepoError::NotFound)?;
-        let tree = self.tree(&archive)?;
-        self.node(&tree, 0)
+        Ok(Node {
+            meta: Meta::synthetic(FileKind::Dir, 0o755, 0, archive.time),
+            handle: BorgHandle::Root(Arc::new(archive)),
+        })
     }
 
     fn list(&self, dir: &BorgHandle) -> Result<Listing<BorgHandle>, RepoError> {
-        let entry = dir.tree.entry(dir.at).ok_or(RepoError::NotFound)?;
-        if !matches!(entry.content, Content::Dir) {
-            return Err(RepoError::NotDir);
-        }
-        dir.tree
-            .children(dir.at)
+        let (tree, at) = self.dir(dir)?;
+        tree.children(at)
             .iter()
-            .map(|(name, at)| Ok((name.to_vec(), self.node(&dir.tree, *at)?)))
+            .map(|(name, at)| Ok((name.to_vec(), self.node(&tree, *at)?)))
             .collect()
     }
 
     fn lookup(&self, dir: &BorgHandle, name: &[u8]) -> Result<Node<BorgHandle>, RepoError> {
-        let entry = dir.tree.entry(dir.at).ok_or(RepoError::NotFound)?;
-        if !matches!(entry.content, Content::Dir) {
-            return Err(RepoError::NotDir);
-        }
-        let at = dir.tree.find(dir.at, name).ok_or(RepoError::NotFound)?;
-        self.node(&dir.tree, at)
+        let (tree, at) = self.dir(dir)?;
+        let found = tree.find(at, name).ok_or(RepoError::NotFound)?;
+        self.node(&tree, found)
     }
 
     fn content_key(&self, node: &Node<BorgHandle>) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
-        match node.handle.tree.entry(node.handle.at).map(|e| &e.content) {
+        let content = match &node.handle {
+            BorgHandle::Entry { tree, at } => tree.entry(*at).map(|e| &e.content),
+            BorgHandle::Root(_) => None,
+        };
+        match content {
             Some(Content::File(chunks)) => (0u8, node.meta.size, &**chunks).hash(&mut hasher),
             Some(Content::Link(target)) => (1u8, &**target).hash(&mut hasher),
             _ => (2u8, node.meta.kind, node.meta.rdev).hash(&mut hasher),
@@ -233,24 +255,25 @@ impl Repository for BorgRepo {
     }
 
     fn readlink(&self, link: &BorgHandle) -> Result<Vec<u8>, RepoError> {
-        match link.tree.entry(link.at).map(|e| &e.content) {
+        let (tree, at) = self.located(link)?;
+        match tree.entry(at).map(|e| &e.content) {
             Some(Content::Link(target)) => Ok(target.to_vec()),
             _ => Err(RepoError::NotFound),
         }
     }
 
     fn xattrs(&self, node: &BorgHandle) -> Result<Xattrs, RepoError> {
-        let entry = node.tree.entry(node.at).ok_or(RepoError::NotFound)?;
+        let (tree, at) = self.located(node)?;
+        let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
         Ok(entry.xattrs.as_deref().cloned().unwrap_or_default())
     }
 
     fn open(&self, file: &Node<BorgHandle>) -> Result<BorgReader, RepoError> {
-        let tree = &file.handle.tree;
-        match tree.entry(file.handle.at).map(|e| &e.content) {
-            Some(Content::File(chunks)) => Ok(BorgReader::new(
-                chunks.clone(),
-                tree.path_of(file.handle.at).into(),
-            )),
+        let (tree, at) = self.located(&file.handle)?;
+        match tree.entry(at).map(|e| &e.content) {
+            Some(Content::File(chunks)) => {
+                Ok(BorgReader::new(chunks.clone(), tree.path_of(at).into()))
+            }
             _ => Err(RepoError::NotFound),
         }
     }

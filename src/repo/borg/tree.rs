@@ -136,7 +136,7 @@ impl Builder {
     /// The entry at `path` (components separated by `/`), if the stream has had it.
     fn resolve(&self, path: &[u8]) -> Option<u32> {
         path.split(|b| *b == b'/')
-            .filter(|c| !c.is_empty())
+            .filter(|c| !c.is_empty() && *c != b".")
             .try_fold(0u32, |dir, name| {
                 self.by_name.get(&(dir, name.to_vec())).copied()
             })
@@ -144,12 +144,14 @@ impl Builder {
 
     /// Adds one item of the stream.
     pub fn add(&mut self, item: Item) {
+        // `borg create .` stores the directory itself as `.` and its entries below it.
         let parts: Vec<&[u8]> = item
             .path
             .split(|b| *b == b'/')
-            .filter(|c| !c.is_empty())
+            .filter(|c| !c.is_empty() && *c != b".")
             .collect();
         let Some((name, dirs)) = parts.split_last() else {
+            self.set_root(item);
             return;
         };
         let parent = dirs.iter().fold(0u32, |dir, part| self.dir(dir, part));
@@ -187,6 +189,16 @@ impl Builder {
         }
         let at = self.push(meta, content, xattrs, parent, false);
         self.attach(parent, name, at);
+    }
+
+    /// The archive's own root directory (stored as `.`) gives the root its metadata.
+    fn set_root(&mut self, item: Item) {
+        if item.meta.kind == FileKind::Dir
+            && let Some(root) = self.entries.first_mut()
+        {
+            root.meta = item.meta;
+            root.xattrs = item.xattrs;
+        }
     }
 
     /// A later link of `first`: the same data, counted in its link count.
