@@ -131,11 +131,27 @@ fn without_what_borg_drops(src: &Path) {
     set_times(&src.join("dir/nested"), (86_400, 1), (172_800, 987_654_321));
 }
 
+/// POSIX ACLs, which borg stores as text and genmount serves as the kernel's binary xattrs:
+/// named user and group entries on a file, a default ACL on a directory.
+fn add_acls(src: &Path) {
+    let setfacl = |args: &[&str]| {
+        let status = Command::new("setfacl")
+            .args(args)
+            .current_dir(src)
+            .status()
+            .expect("setfacl runs (package acl)");
+        assert!(status.success(), "setfacl {args:?}");
+    };
+    setfacl(&["-m", "u:1234:r--,g:55:rw-", "private"]);
+    setfacl(&["-d", "-m", "u:1234:rwx", "setgid-dir"]);
+}
+
 /// Two archives of the edge-case tree that differ, and a third renamed to a checkpoint's name.
 fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> Fixture {
     let mut fixture = Fixture::init(mode, compression);
     build_edge_tree(&fixture.src(), 0);
     without_what_borg_drops(&fixture.src());
+    add_acls(&fixture.src());
     add_big_files(&fixture.src());
     add_bulk(&fixture.src(), 10, 300);
     fixture.backup("first");

@@ -13,6 +13,14 @@ const UNDEFINED_ID: u32 = u32::MAX;
 /// More entries than any ACL has; bounds the output.
 const MAX_ENTRIES: usize = 4096;
 
+/// The xattr value of an access ACL text; `None` when the text is not an ACL genmount understands,
+/// or when it says no more than the mode does (owner, group, other), which the kernel keeps in the
+/// mode alone and does not show as an xattr.
+pub fn access_xattr(text: &[u8]) -> Option<Vec<u8>> {
+    let value = to_xattr(text)?;
+    (value.len() > 4 + 3 * 8).then_some(value)
+}
+
 /// The xattr value of an ACL text, or `None` when the text is not an ACL genmount understands.
 pub fn to_xattr(text: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(text).ok()?;
@@ -106,6 +114,16 @@ mod tests {
         ]
         .concat();
         assert_eq!(value, expected);
+    }
+
+    #[test]
+    fn a_minimal_access_acl_is_the_mode() {
+        let minimal = b"user::rwx\ngroup::r-x\nother::r-x";
+        assert_eq!(access_xattr(minimal), None);
+        assert!(
+            to_xattr(minimal).is_some(),
+            "a minimal default ACL is still one"
+        );
     }
 
     #[test]

@@ -137,11 +137,12 @@ fn xattrs(value: &Value) -> Option<Arc<Xattrs>> {
             }
         }
     }
-    for (field, name) in [
-        ("acl_access", "system.posix_acl_access"),
-        ("acl_default", "system.posix_acl_default"),
-    ] {
-        if let Some(binary) = msgpack::get_bytes(value, field).and_then(acl::to_xattr) {
+    let acls: [(&str, &str, fn(&[u8]) -> Option<Vec<u8>>); 2] = [
+        ("acl_access", "system.posix_acl_access", acl::access_xattr),
+        ("acl_default", "system.posix_acl_default", acl::to_xattr),
+    ];
+    for (field, name, convert) in acls {
+        if let Some(binary) = msgpack::get_bytes(value, field).and_then(convert) {
             out.push((name.as_bytes().to_vec(), binary));
         }
     }
