@@ -122,6 +122,9 @@ fn chunks(value: &Value) -> Result<Vec<ChunkRef>, String> {
         .collect()
 }
 
+/// Turns borg's ACL text into an xattr value.
+type AclConversion = fn(&[u8]) -> Option<Vec<u8>>;
+
 /// The item's xattrs, with its ACLs as the `system.posix_acl_*` values the kernel uses.
 fn xattrs(value: &Value) -> Option<Arc<Xattrs>> {
     let mut out: Xattrs = Vec::new();
@@ -137,7 +140,7 @@ fn xattrs(value: &Value) -> Option<Arc<Xattrs>> {
             }
         }
     }
-    let acls: [(&str, &str, fn(&[u8]) -> Option<Vec<u8>>); 2] = [
+    let acls: [(&str, &str, AclConversion); 2] = [
         ("acl_access", "system.posix_acl_access", acl::access_xattr),
         ("acl_default", "system.posix_acl_default", acl::to_xattr),
     ];

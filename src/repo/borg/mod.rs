@@ -1,6 +1,7 @@
 //! The borg backend: every archive of a local borg 1.x repository is a generation. Objects come
 //! from `store` (segments, index, key), archives from `archives`, each archive's tree from its
-//! item stream (`stream`, `items`, `tree`, built on first use and cached), bytes from `files`.
+//! item stream (`stream`, `items`, `tree`; built on first use, the last few kept by `recent`),
+//! bytes from `files`.
 
 mod acl;
 mod archives;
@@ -16,6 +17,7 @@ mod msgpack;
 mod objects;
 mod open;
 mod password;
+mod recent;
 mod segments;
 mod store;
 mod stream;
@@ -25,11 +27,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
-use quick_cache::sync::Cache;
 
 use self::archives::ArchiveRef;
 use self::files::{BorgReader, ChunkCache};
 use self::items::Content;
+use self::recent::{RecentTrees, RootSlot};
 use self::store::Store;
 use self::tree::{ArchiveTree, Builder};
 use super::{Generation, Listing, Repository, Xattrs};
@@ -51,25 +53,12 @@ pub struct BorgOptions {
 /// asks for every root at start), so the tree is decoded only when the archive is entered.
 #[derive(Clone)]
 pub enum BorgHandle {
-    Root(Arc<ArchiveRef>),
+    Root(Arc<RootSlot>),
     /// An entry of a built tree, by its index.
     Entry {
         tree: Arc<ArchiveTree>,
         at: u32,
     },
-}
-
-/// Decoded archive trees kept: their entries in all (a few hundred bytes each).
-const TREE_CACHE_ENTRIES: u64 = 4_000_000;
-
-/// Weighs a cached tree by its entries.
-#[derive(Clone)]
-struct ByEntries;
-
-impl quick_cache::Weighter<[u8; 32], Arc<ArchiveTree>> for ByEntries {
-    fn weight(&self, _id: &[u8; 32], tree: &Arc<ArchiveTree>) -> u64 {
-        tree.len() as u64 + 1
-    }
 }
 
 /// The archives of the manifest last read, and the generations they make.
@@ -83,7 +72,7 @@ pub struct BorgRepo {
     /// The last committed segment the object index reflects.
     transaction: Mutex<Option<u32>>,
     archives: RwLock<Catalogue>,
-    trees: Cache<[u8; 32], Arc<ArchiveTree>, ByEntries>,
+    trees: RecentTrees,
     chunks: ChunkCache,
 }
 
@@ -101,7 +90,7 @@ impl BorgRepo {
             store,
             transaction: Mutex::new(transaction),
             archives: RwLock::new((archives.into(), generations)),
-            trees: Cache::with_weighter(64, TREE_CACHE_ENTRIES, ByEntries),
+            trees: RecentTrees::default(),
             chunks: ChunkCache::new(options.cache_size),
         })
     }
@@ -121,7 +110,7 @@ impl BorgRepo {
 
     /// The tree of `archive`, decoded on first use.
     fn tree(&self, archive: &ArchiveRef) -> Result<Arc<ArchiveTree>, RepoError> {
-        self.trees.get_or_insert_with(&archive.id, || {
+        self.trees.get_or_build(&archive.id, || {
             let started = std::time::Instant::now();
             let ids = archives::item_ids(&self.store, archive).map_err(RepoError::Damaged)?;
             let mut builder = Builder::new(archive.time);
@@ -136,7 +125,7 @@ impl BorgRepo {
             }
             let tree = builder.finish();
             tracing::info!(archive = %archive.name, entries = tree.len(), ms = started.elapsed().as_millis() as u64, "archive tree built");
-            Ok(Arc::new(tree))
+            Ok(tree)
         })
     }
 
@@ -154,7 +143,7 @@ impl BorgRepo {
     /// The tree a handle lies in (built now for a root) and its entry's index.
     fn located(&self, handle: &BorgHandle) -> Result<(Arc<ArchiveTree>, u32), RepoError> {
         match handle {
-            BorgHandle::Root(archive) => Ok((self.tree(archive)?, 0)),
+            BorgHandle::Root(slot) => Ok((slot.tree(|archive| self.tree(archive))?, 0)),
             BorgHandle::Entry { tree, at } => Ok((tree.clone(), *at)),
         }
     }
@@ -221,7 +210,7 @@ impl Repository for BorgRepo {
         let archive = self.archive(generation).ok_or(RepoError::NotFound)?;
         Ok(Node {
             meta: Meta::synthetic(FileKind::Dir, 0o755, 0, archive.time),
-            handle: BorgHandle::Root(Arc::new(archive)),
+            handle: BorgHandle::Root(Arc::new(RootSlot::new(archive))),
         })
     }
 

@@ -74,6 +74,9 @@ pub struct Builder {
     /// Entries that are the first link of a hardlinked file, and how many links they have.
     links: HashMap<u32, u32>,
     time: Timestamp,
+    /// The directory part of the last item's path and the entry it named: the stream holds a
+    /// directory's items one after another, so most items need no walk from the root.
+    last_dir: (Vec<u8>, u32),
 }
 
 impl Builder {
@@ -86,6 +89,7 @@ impl Builder {
             made_up: Vec::new(),
             links: HashMap::new(),
             time,
+            last_dir: (Vec::new(), 0),
         };
         builder.push(synthetic_dir(time), Content::Dir, None, 0, true);
         builder
@@ -154,7 +158,14 @@ impl Builder {
             self.set_root(item);
             return;
         };
-        let parent = dirs.iter().fold(0u32, |dir, part| self.dir(dir, part));
+        let dir_part = dir_part(&item.path);
+        let parent = if dir_part == self.last_dir.0.as_slice() {
+            self.last_dir.1
+        } else {
+            let parent = dirs.iter().fold(0u32, |dir, part| self.dir(dir, part));
+            self.last_dir = (dir_part.to_vec(), parent);
+            parent
+        };
         let Item {
             mut meta,
             mut content,
@@ -262,6 +273,12 @@ impl Builder {
             children,
         }
     }
+}
+
+/// A path without its last component.
+fn dir_part(path: &[u8]) -> &[u8] {
+    let at = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
+    path.get(..at).unwrap_or_default()
 }
 
 fn synthetic_dir(time: Timestamp) -> Meta {
