@@ -69,7 +69,13 @@ impl ArchiveTree {
 pub struct Builder {
     entries: Vec<Entry>,
     raw_children: HashMap<u32, Vec<(Vec<u8>, u32)>>,
+    /// Directories by parent and name.
     by_name: HashMap<(u32, Vec<u8>), u32>,
+    /// Other entries by a hash of parent and name, for hardlinks to find their first link: a
+    /// name each would double the builder's memory for an archive of files.
+    others: HashMap<u64, u32>,
+    /// Keyed per builder, so that a repository cannot choose names that collide.
+    hasher: std::collections::hash_map::RandomState,
     made_up: Vec<bool>,
     /// Entries that are the first link of a hardlinked file, and how many links they have.
     links: HashMap<u32, u32>,
@@ -86,6 +92,8 @@ impl Builder {
             entries: Vec::new(),
             raw_children: HashMap::new(),
             by_name: HashMap::new(),
+            others: HashMap::new(),
+            hasher: Default::default(),
             made_up: Vec::new(),
             links: HashMap::new(),
             time,
@@ -119,7 +127,20 @@ impl Builder {
             .entry(parent)
             .or_default()
             .push((name.to_vec(), at));
-        self.by_name.insert((parent, name.to_vec()), at);
+        if self
+            .entries
+            .get(at as usize)
+            .is_some_and(|e| e.meta.kind == FileKind::Dir)
+        {
+            self.by_name.insert((parent, name.to_vec()), at);
+        } else {
+            self.others.insert(self.key(parent, name), at);
+        }
+    }
+
+    fn key(&self, parent: u32, name: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((parent, name))
     }
 
     /// The directory `name` in `parent`, made up if the stream has not (yet) stored it.
@@ -137,13 +158,17 @@ impl Builder {
         at
     }
 
-    /// The entry at `path` (components separated by `/`), if the stream has had it.
+    /// The non-directory at `path` (components separated by `/`), if the stream has had it.
     fn resolve(&self, path: &[u8]) -> Option<u32> {
-        path.split(|b| *b == b'/')
+        let parts: Vec<&[u8]> = path
+            .split(|b| *b == b'/')
             .filter(|c| !c.is_empty() && *c != b".")
-            .try_fold(0u32, |dir, name| {
-                self.by_name.get(&(dir, name.to_vec())).copied()
-            })
+            .collect();
+        let (name, dirs) = parts.split_last()?;
+        let parent = dirs.iter().try_fold(0u32, |dir, part| {
+            self.by_name.get(&(dir, part.to_vec())).copied()
+        })?;
+        self.others.get(&self.key(parent, name)).copied()
     }
 
     /// Adds one item of the stream.
@@ -234,6 +259,7 @@ impl Builder {
     /// The finished tree: link counts set, listings made safe and sorted.
     pub fn finish(mut self) -> ArchiveTree {
         self.by_name = HashMap::new();
+        self.others = HashMap::new();
         let counts: HashMap<u32, u32> = self.links.clone();
         for entry in &mut self.entries {
             if let Some((_, first)) = entry.meta.link_id {
