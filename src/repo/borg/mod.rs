@@ -17,6 +17,7 @@ mod msgpack;
 mod objects;
 mod open;
 mod password;
+mod prefetch;
 mod recent;
 mod segments;
 mod store;
@@ -31,6 +32,7 @@ use bytes::Bytes;
 use self::archives::ArchiveRef;
 use self::files::{BorgReader, ChunkCache};
 use self::items::Content;
+use self::prefetch::Prefetcher;
 use self::recent::{RecentTrees, RootSlot};
 use self::store::Store;
 use self::tree::{ArchiveTree, Builder};
@@ -68,12 +70,13 @@ type Catalogue = (Arc<[ArchiveRef]>, Arc<[Generation]>);
 pub struct BorgRepo {
     shown: String,
     path: PathBuf,
-    store: Store,
+    store: Arc<Store>,
     /// The last committed segment the object index reflects.
     transaction: Mutex<Option<u32>>,
     archives: RwLock<Catalogue>,
     trees: RecentTrees,
-    chunks: ChunkCache,
+    chunks: Arc<ChunkCache>,
+    ahead: Prefetcher,
 }
 
 impl BorgRepo {
@@ -84,14 +87,17 @@ impl BorgRepo {
         let archives = archives::read_manifest(&store)
             .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
         let generations = archives::generations(&archives);
+        let store = Arc::new(store);
+        let chunks = Arc::new(ChunkCache::new(options.cache_size));
         Ok(BorgRepo {
             shown,
             path: options.path.clone(),
+            ahead: Prefetcher::new(store.clone(), chunks.clone()),
             store,
             transaction: Mutex::new(transaction),
             archives: RwLock::new((archives.into(), generations)),
             trees: RecentTrees::default(),
-            chunks: ChunkCache::new(options.cache_size),
+            chunks,
         })
     }
 
@@ -279,6 +285,6 @@ impl Repository for BorgRepo {
     }
 
     fn read(&self, file: &BorgReader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
-        files::read(&self.store, &self.chunks, file, offset, size)
+        files::read(&self.store, &self.chunks, &self.ahead, file, offset, size)
     }
 }
