@@ -411,3 +411,41 @@ fn a_flipped_byte_gives_eio_for_that_file_only() -> std::io::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_segment_deleted_under_the_mount_gives_eio_for_its_files_only() -> std::io::Result<()> {
+    let mut fixture = Fixture::init("none", "none");
+    build_edge_tree(&fixture.src(), 0);
+    without_what_borg_drops(&fixture.src());
+    fixture.backup("before");
+    // Small segments: the victim's only chunk fills a segment of its own in the next archive.
+    let config = std::fs::read_to_string(fixture.repo().join("config"))?;
+    let small = config.replace("max_segment_size = 524288000", "max_segment_size = 4096");
+    assert_ne!(
+        config, small,
+        "borg's default segment size is in the config"
+    );
+    std::fs::write(fixture.repo().join("config"), small)?;
+    let victim = pseudo_random(300_000, 77);
+    std::fs::write(fixture.src().join("victim"), &victim)?;
+    fixture.backup("after");
+    let needle = &victim[100_000..100_064];
+    let holding: Vec<PathBuf> = segments(&fixture.repo())
+        .into_iter()
+        .filter(|s| std::fs::read(s).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)))
+        .collect();
+    assert_eq!(holding.len(), 1, "one segment holds the victim");
+    let mut mount = fixture.mount(&[]);
+    let mnt = fixture.mnt().join("after");
+    assert!(mnt.join("victim").exists());
+    std::fs::remove_file(&holding[0])?;
+    assert_eq!(errno_of(std::fs::read(mnt.join("victim"))), Some(libc::EIO));
+    assert_eq!(
+        std::fs::read(mnt.join("size-131073"))?,
+        std::fs::read(fixture.src().join("size-131073"))?
+    );
+    assert_eq!(generation_names(&fixture.mnt()), ["after", "before"]);
+    let log = mount.stop_for_log();
+    assert!(log.contains("victim"), "the log names the file: {log}");
+    Ok(())
+}
