@@ -49,10 +49,14 @@ pub fn id_hash(key: &Key, data: &[u8]) -> [u8; 32] {
 
 /// Checks the MAC over IV and ciphertext, then decrypts.
 fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, String> {
-    if data.len() < ENVELOPE {
+    let (Some(mac), Some(covered), Some(short_iv), Some(body)) = (
+        data.get(1..33),
+        data.get(33..),
+        data.get(33..ENVELOPE),
+        data.get(ENVELOPE..),
+    ) else {
         return Err("object shorter than its envelope".into());
-    }
-    let (mac, covered) = (&data[1..33], &data[33..]);
+    };
     let expected = match key.mode.cipher {
         Cipher::AesBlake2 => blake2b(&key.enc_hmac_key, &[covered]),
         _ => hmac_sha256(&key.enc_hmac_key, &[covered]),
@@ -61,8 +65,8 @@ fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, String> {
         return Err("MAC verification failed".into());
     }
     let mut iv = [0u8; 16];
-    iv[8..].copy_from_slice(&data[33..41]);
-    let mut plain = data[ENVELOPE..].to_vec();
+    iv[8..].copy_from_slice(short_iv);
+    let mut plain = body.to_vec();
     let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new_from_slices(&key.enc_key, &iv)
         .map_err(|_| "encryption key has the wrong size".to_string())?;
     cipher.apply_keystream(&mut plain);

@@ -10,6 +10,8 @@ pub mod config;
 mod crypto;
 mod files;
 mod hashindex;
+#[cfg(test)]
+mod hostile;
 mod items;
 mod key;
 mod keyfile;
