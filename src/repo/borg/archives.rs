@@ -104,31 +104,65 @@ pub fn is_checkpoint(name: &str) -> bool {
     }
 }
 
-/// The archives as generations, oldest first.
-pub fn generations(archives: &[ArchiveRef]) -> Arc<[Generation]> {
+/// What an archive's metadata says about it beyond the manifest (borg 1.2 records all of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveInfo {
+    pub host: Option<String>,
+    pub end: Option<Timestamp>,
+    pub files: Option<u64>,
+    pub size: Option<u64>,
+}
+
+/// The archive's host, end time, file count and original size, from its metadata.
+pub fn info(store: &Store, archive: &ArchiveRef) -> Result<ArchiveInfo, String> {
+    let meta = metadata(store, archive)?;
+    Ok(ArchiveInfo {
+        host: msgpack::get_bytes(&meta, "hostname")
+            .map(|h| String::from_utf8_lossy(h).into_owned()),
+        end: msgpack::get_bytes(&meta, "time_end").and_then(parse_time),
+        files: msgpack::get_u64(&meta, "nfiles"),
+        size: msgpack::get_u64(&meta, "size"),
+    })
+}
+
+/// The archives as generations, oldest first, with what their metadata told where it was read.
+pub fn generations(
+    archives: &[ArchiveRef],
+    info: &dyn Fn(&ArchiveRef) -> ArchiveInfo,
+) -> Arc<[Generation]> {
     archives
         .iter()
-        .map(|a| Generation {
-            name: a.name.clone(),
-            id: hex(&a.id),
-            end: a.time,
-            checkpoint: is_checkpoint(&a.name),
-            size: None,
-            files: None,
-            host: None,
-            paths: Vec::new(),
-            tags: Vec::new(),
+        .map(|a| {
+            let info = info(a);
+            Generation {
+                name: a.name.clone(),
+                id: hex(&a.id),
+                end: info.end.unwrap_or(a.time),
+                checkpoint: is_checkpoint(&a.name),
+                size: info.size,
+                files: info.files,
+                host: info.host,
+                paths: Vec::new(),
+                tags: Vec::new(),
+            }
         })
         .collect()
 }
 
-/// An archive's metadata: the ids of its item stream, after its TAM is verified if it has one.
-pub fn item_ids(store: &Store, archive: &ArchiveRef) -> Result<Vec<[u8; 32]>, String> {
+/// An archive's metadata, after its TAM is verified if it has one.
+fn metadata(store: &Store, archive: &ArchiveRef) -> Result<Value, String> {
     let what = format!("archive {}", archive.name);
     let packed = store.get(&archive.id).map_err(|e| format!("{what}: {e}"))?;
     let meta = msgpack::decode_whole(&packed, &what)?;
-    // Archive TAMs came with borg 1.2.5; older archives have none, and borg reads them still.
+    // Archive TAMs came with borg 1.2.4's fix; older archives have none, and borg reads them still.
     check_tam(store, &meta, &packed, "archive", false).map_err(|e| format!("{what}: {e}"))?;
+    Ok(meta)
+}
+
+/// The ids of an archive's item stream.
+pub fn item_ids(store: &Store, archive: &ArchiveRef) -> Result<Vec<[u8; 32]>, String> {
+    let what = format!("archive {}", archive.name);
+    let meta = metadata(store, archive)?;
     let Some(Value::Array(items)) = msgpack::get(&meta, "items") else {
         return Err(format!("{what}: no item list"));
     };

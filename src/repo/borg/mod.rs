@@ -26,12 +26,13 @@ mod store;
 mod stream;
 mod tree;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 
-use self::archives::ArchiveRef;
+use self::archives::{ArchiveInfo, ArchiveRef};
 use self::files::{BorgReader, ChunkCache};
 use self::items::Content;
 use self::prefetch::Prefetcher;
@@ -77,6 +78,8 @@ pub struct BorgRepo {
     transaction: Mutex<Option<u32>>,
     archives: RwLock<Catalogue>,
     trees: RecentTrees,
+    /// What each archive's metadata said, read once per archive.
+    infos: Mutex<HashMap<[u8; 32], ArchiveInfo>>,
     chunks: Arc<ChunkCache>,
     ahead: Prefetcher,
 }
@@ -88,7 +91,8 @@ impl BorgRepo {
         let shown = options.path.display().to_string();
         let archives = archives::read_manifest(&store)
             .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
-        let generations = archives::generations(&archives);
+        let infos = Mutex::new(HashMap::new());
+        let generations = generations_of(&store, &archives, &infos);
         let store = Arc::new(store);
         let chunks = Arc::new(ChunkCache::new(options.cache_size));
         Ok(BorgRepo {
@@ -99,6 +103,7 @@ impl BorgRepo {
             transaction: Mutex::new(transaction),
             archives: RwLock::new((archives.into(), generations)),
             trees: RecentTrees::default(),
+            infos,
             chunks,
         })
     }
@@ -190,6 +195,26 @@ impl BorgRepo {
     }
 }
 
+/// The generations of `archives`, each archive's metadata read once (a damaged one is logged,
+/// and its generation shown with what the manifest says).
+fn generations_of(
+    store: &Store,
+    archives: &[ArchiveRef],
+    infos: &Mutex<HashMap<[u8; 32], ArchiveInfo>>,
+) -> Arc<[Generation]> {
+    let mut infos = infos.lock().unwrap_or_else(|p| p.into_inner());
+    infos.retain(|id, _| archives.iter().any(|a| a.id == *id));
+    for archive in archives {
+        infos.entry(archive.id).or_insert_with(|| {
+            archives::info(store, archive).unwrap_or_else(|err| {
+                tracing::warn!("{err}");
+                ArchiveInfo::default()
+            })
+        });
+    }
+    archives::generations(archives, &|a| infos.get(&a.id).cloned().unwrap_or_default())
+}
+
 impl Repository for BorgRepo {
     type Handle = BorgHandle;
     type Reader = BorgReader;
@@ -209,7 +234,7 @@ impl Repository for BorgRepo {
     fn refresh(&self) -> Result<(), RepoError> {
         self.refresh_index()?;
         let archives = archives::read_manifest(&self.store).map_err(RepoError::Damaged)?;
-        let generations = archives::generations(&archives);
+        let generations = generations_of(&self.store, &archives, &self.infos);
         *self.archives.write().unwrap_or_else(|p| p.into_inner()) = (archives.into(), generations);
         Ok(())
     }
