@@ -34,15 +34,16 @@ impl Backend {
                 location, options, access, progress,
             )))
         };
-        let borg = |path| {
-            Backend::Borg(BorgOptions {
+        let borg = |path| -> Result<Backend, OpenError> {
+            refuse_restic_only_options(access)?;
+            Ok(Backend::Borg(BorgOptions {
                 path,
                 cache_size: access.cache_size,
-            })
+            }))
         };
         Ok(match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
-            Location::Borg(path) => borg(path),
+            Location::Borg(path) => borg(path)?,
             Location::Restic(location) => restic(location, BTreeMap::new()),
             #[cfg(feature = "opendal")]
             Location::OpenDal(mut remote) => {
@@ -53,9 +54,29 @@ impl Backend {
             Location::Path(path) if looks_like_restic(&path) => {
                 restic(format!("local:{}", path.display()), BTreeMap::new())
             }
-            Location::Path(path) if borg::looks_like_borg(&path) => borg(path),
+            Location::Path(path) if borg::looks_like_borg(&path) => borg(path)?,
             Location::Path(path) => Backend::Folder(path),
         })
+    }
+}
+
+/// Options the borg backend does not apply yet: refused rather than silently ignored.
+fn refuse_restic_only_options(access: &RepoArgs) -> Result<(), OpenError> {
+    let given = [
+        (!access.host.is_empty(), "--host"),
+        (!access.tag.is_empty(), "--tag"),
+        (!access.path.is_empty(), "--path"),
+        (access.allow_damaged, "--allow-damaged"),
+        (
+            access.name_template != crate::repo::restic::naming::DEFAULT_TEMPLATE,
+            "--name-template",
+        ),
+    ];
+    match given.iter().find(|(on, _)| *on) {
+        Some((_, option)) => Err(OpenError::Usage(format!(
+            "{option} does not apply to borg repositories yet"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -244,6 +265,39 @@ mod tests {
         assert!(matches!(
             classify("sftp:host:rel"),
             Err(OpenError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn borg_locations_and_the_options_they_refuse() {
+        assert_eq!(
+            location("borg:/srv/borg"),
+            Some(Location::Borg("/srv/borg".into()))
+        );
+        assert!(matches!(
+            classify("borg:ssh://me@host/./repo"),
+            Err(OpenError::Usage(_))
+        ));
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Generations(args),
+                ..
+            }) => Some(args),
+            _ => None,
+        };
+        let Some(plain) = parse(&["genmount", "generations"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &plain.access, false),
+            Ok(Backend::Borg(options)) if options.path == Path::new("/srv/borg")
+        ));
+        let Some(tagged) = parse(&["genmount", "generations", "--tag", "a"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &tagged.access, false),
+            Err(OpenError::Usage(message)) if message.contains("--tag")
         ));
     }
 
