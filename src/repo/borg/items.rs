@@ -25,7 +25,7 @@ pub enum Content {
     File(Arc<[ChunkRef]>),
     Link(Arc<[u8]>),
     /// A later link of a hardlinked file (borg 1.x): the path of the first, which holds the data.
-    HardlinkTo(Vec<u8>),
+    HardlinkTo(Box<[u8]>),
     Other,
 }
 
@@ -50,7 +50,7 @@ pub fn parse(value: &Value) -> Result<Item, String> {
     let content = match (kind, source) {
         (FileKind::Dir, _) => Content::Dir,
         (FileKind::Symlink, target) => Content::Link(target.unwrap_or_default().into()),
-        (_, Some(source)) => Content::HardlinkTo(source.to_vec()),
+        (_, Some(source)) => Content::HardlinkTo(source.into()),
         (FileKind::File, None) => Content::File(chunks(value)?.into()),
         _ => Content::Other,
     };
@@ -212,7 +212,7 @@ mod tests {
             ("mode", Value::from(0o100644)),
             ("source", Value::from("a/b")),
         ]);
-        assert!(matches!(parse(&hard)?.content, Content::HardlinkTo(s) if s == b"a/b"));
+        assert!(matches!(parse(&hard)?.content, Content::HardlinkTo(s) if &*s == b"a/b"));
         assert!(parse(&map(vec![("path", Value::from("x"))])).is_err());
         assert!(parse(&map(vec![("mode", Value::from(0o100644))])).is_err());
         Ok(())

@@ -22,6 +22,7 @@ mod password;
 mod prefetch;
 mod recent;
 mod segments;
+mod stat;
 mod store;
 mod stream;
 mod tree;
@@ -145,7 +146,7 @@ impl BorgRepo {
     fn node(&self, tree: &Arc<ArchiveTree>, at: u32) -> Result<Node<BorgHandle>, RepoError> {
         let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
         Ok(Node {
-            meta: entry.meta.clone(),
+            meta: entry.meta.to_meta(),
             handle: BorgHandle::Entry {
                 tree: tree.clone(),
                 at,

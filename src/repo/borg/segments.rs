@@ -234,15 +234,13 @@ mod tests {
     use super::*;
 
     /// An entry as borg writes it.
-    pub fn entry(tag: u8, key: Option<[u8; 32]>, data: &[u8]) -> Vec<u8> {
+    fn entry(tag: u8, key: Option<[u8; 32]>, data: &[u8]) -> Vec<u8> {
         let size = HEADER_LEN + key.map_or(0, |_| 32) + data.len();
         let mut body = (size as u32).to_le_bytes().to_vec();
         body.push(tag);
-        body.extend(
-            key.unwrap_or_default()
-                .iter()
-                .take(if key.is_some() { 32 } else { 0 }),
-        );
+        if let Some(key) = key {
+            body.extend(key);
+        }
         body.extend(data);
         let mut out = crc32fast::hash(&body).to_le_bytes().to_vec();
         out.extend(body);

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::items::{Content, Item};
+use super::stat::Stat;
 use crate::meta::{FileKind, Meta, Timestamp};
 use crate::names;
 use crate::repo::Xattrs;
 
 /// One node of an archive.
 pub struct Entry {
-    pub meta: Meta,
+    pub meta: Stat,
     pub content: Content,
     pub xattrs: Option<Arc<Xattrs>>,
     pub parent: u32,
@@ -99,13 +100,13 @@ impl Builder {
             time,
             last_dir: (Vec::new(), 0),
         };
-        builder.push(synthetic_dir(time), Content::Dir, None, 0, true);
+        builder.push(Stat::of(&synthetic_dir(time)), Content::Dir, None, 0, true);
         builder
     }
 
     fn push(
         &mut self,
-        meta: Meta,
+        meta: Stat,
         content: Content,
         xattrs: Option<Arc<Xattrs>>,
         parent: u32,
@@ -153,7 +154,8 @@ impl Builder {
         {
             return at;
         }
-        let at = self.push(synthetic_dir(self.time), Content::Dir, None, parent, true);
+        let made_up = Stat::of(&synthetic_dir(self.time));
+        let at = self.push(made_up, Content::Dir, None, parent, true);
         self.attach(parent, name, at);
         at
     }
@@ -216,14 +218,14 @@ impl Builder {
             && let Some(entry) = self.entries.get_mut(at as usize)
         {
             // Stored after something inside it: the real metadata replaces the made-up one.
-            entry.meta = meta;
+            entry.meta = Stat::of(&meta);
             entry.xattrs = xattrs;
             if let Some(made_up) = self.made_up.get_mut(at as usize) {
                 *made_up = false;
             }
             return;
         }
-        let at = self.push(meta, content, xattrs, parent, false);
+        let at = self.push(Stat::of(&meta), content, xattrs, parent, false);
         self.attach(parent, name, at);
     }
 
@@ -232,7 +234,7 @@ impl Builder {
         if item.meta.kind == FileKind::Dir
             && let Some(root) = self.entries.first_mut()
         {
-            root.meta = item.meta;
+            root.meta = Stat::of(&item.meta);
             root.xattrs = item.xattrs;
         }
     }
@@ -251,7 +253,7 @@ impl Builder {
         let at = self.push(meta, content, xattrs, parent, false);
         // Every link shares the first one's identity, which makes them one inode in the mount.
         if let Some(entry) = self.entries.get_mut(at as usize) {
-            entry.meta.link_id = Some((0, u64::from(first)));
+            entry.meta.set_link(first);
         }
         self.attach(parent, name, at);
     }
@@ -262,13 +264,13 @@ impl Builder {
         self.others = HashMap::new();
         let counts: HashMap<u32, u32> = self.links.clone();
         for entry in &mut self.entries {
-            if let Some((_, first)) = entry.meta.link_id {
-                entry.meta.nlink = counts.get(&(first as u32)).copied().unwrap_or(1);
+            if let Some(first) = entry.meta.link_first() {
+                entry.meta.nlink = counts.get(&first).copied().unwrap_or(1);
             }
         }
         for (first, count) in &counts {
             if let Some(entry) = self.entries.get_mut(*first as usize) {
-                entry.meta.link_id = Some((0, u64::from(*first)));
+                entry.meta.set_link(*first);
                 entry.meta.nlink = *count;
             }
         }
@@ -338,7 +340,7 @@ mod tests {
         builder.add(item(
             "home/me/b",
             FileKind::File,
-            Content::HardlinkTo(b"home/me/a".to_vec()),
+            Content::HardlinkTo(b"home/me/a".to_vec().into()),
         ));
         builder.add(item("home/me/..", FileKind::File, Content::Other));
         let tree = builder.finish();
@@ -347,7 +349,7 @@ mod tests {
         let names: Vec<&[u8]> = tree.children(me).iter().map(|(n, _)| &**n).collect();
         assert_eq!(names, [&b"a"[..], b"b", b"sub"]);
         let (a, b) = (tree.find(me, b"a"), tree.find(me, b"b"));
-        let meta = |at: Option<u32>| tree.entry(at.unwrap_or(u32::MAX)).map(|e| e.meta.clone());
+        let meta = |at: Option<u32>| tree.entry(at.unwrap_or(u32::MAX)).map(|e| e.meta.to_meta());
         assert_eq!(meta(a).map(|m| m.nlink), Some(2));
         assert_eq!(meta(a).map(|m| m.link_id), meta(b).map(|m| m.link_id));
         assert_eq!(meta(Some(me)).map(|m| (m.nlink, m.perm)), Some((3, 0o644)));
