@@ -19,21 +19,28 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Whether `dir` holds a borg repository: a `config` with a `[repository]` section.
 pub fn looks_like_borg(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("config"))
+    read_text(dir)
         .map(|text| sections(&text).iter().any(|(name, _)| name == "repository"))
         .unwrap_or(false)
 }
 
 /// Reads and checks `dir/config`.
 pub fn read(dir: &Path) -> Result<RepoConfig, String> {
-    let path = dir.join("config");
-    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut text = String::new();
+    parse(&read_text(dir)?)
+}
+
+/// The text of `dir/config`, at most `MAX_CONFIG_BYTES` of it.
+fn read_text(dir: &Path) -> Result<String, String> {
     use std::io::Read;
-    file.take(MAX_CONFIG_BYTES)
+    let path = dir.join("config");
+    let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .map_err(failed)?
+        .take(MAX_CONFIG_BYTES)
         .read_to_string(&mut text)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    parse(&text)
+        .map_err(failed)?;
+    Ok(text)
 }
 
 /// Parses the text of a config file.
