@@ -480,3 +480,45 @@ fn generations_show_each_archive_host_file_count_and_size() {
         assert!(generation["size"].as_u64() > Some(8 << 20), "{generation}");
     }
 }
+
+#[test]
+fn a_key_file_named_by_borg_key_file_and_a_passcommand() -> std::io::Result<()> {
+    let mut fixture = Fixture::init("keyfile-blake2", "lz4");
+    std::fs::write(fixture.src().join("file"), b"in a keyfile repository\n")?;
+    fixture.backup("only");
+    // The key moves out of borg's keys directory: only BORG_KEY_FILE can name it now.
+    let keys = fixture.base().join(".config/borg/keys");
+    let key = std::fs::read_dir(&keys)?
+        .next()
+        .expect("borg wrote a key file")?
+        .path();
+    let moved = fixture.dir.path().join("the-key");
+    std::fs::rename(&key, &moved)?;
+    let run = |key_file: Option<&Path>| {
+        let mut command = fixture.genmount(None);
+        command
+            .env("BORG_PASSCOMMAND", format!("printf '%s\\n' '{PASSPHRASE}'"))
+            .arg("generations")
+            .arg(fixture.repo())
+            .stdin(std::process::Stdio::null());
+        if let Some(file) = key_file {
+            command.env("BORG_KEY_FILE", file);
+        }
+        command.output().expect("genmount runs")
+    };
+    let without = run(None);
+    assert_eq!(
+        without.status.code(),
+        Some(5),
+        "no key file: {}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    let with = run(Some(&moved));
+    assert!(
+        with.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    assert!(String::from_utf8_lossy(&with.stdout).contains("only"));
+    Ok(())
+}
