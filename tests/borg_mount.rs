@@ -482,7 +482,8 @@ fn generations_show_each_archive_host_file_count_and_size() {
 }
 
 #[test]
-fn a_key_file_named_by_borg_key_file_and_a_passcommand() -> std::io::Result<()> {
+fn a_key_file_named_by_borg_key_file_with_a_passcommand_or_a_passphrase_fd() -> std::io::Result<()>
+{
     let mut fixture = Fixture::init("keyfile-blake2", "lz4");
     std::fs::write(fixture.src().join("file"), b"in a keyfile repository\n")?;
     fixture.backup("only");
@@ -520,5 +521,29 @@ fn a_key_file_named_by_borg_key_file_and_a_passcommand() -> std::io::Result<()> 
         String::from_utf8_lossy(&with.stderr)
     );
     assert!(String::from_utf8_lossy(&with.stdout).contains("only"));
+    // BORG_PASSPHRASE_FD: a descriptor the caller opened, here by a shell, onto a file.
+    let passphrase_file = fixture.dir.path().join("passphrase");
+    std::fs::write(&passphrase_file, format!("{PASSPHRASE}\n"))?;
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"exec 3<"$1"; exec "$2" generations "$3""#)
+        .arg("sh")
+        .arg(&passphrase_file)
+        .arg(BIN)
+        .arg(fixture.repo())
+        .env("BORG_BASE_DIR", fixture.base())
+        .env("BORG_KEY_FILE", &moved)
+        .env("BORG_PASSPHRASE_FD", "3")
+        .env_remove("BORG_PASSPHRASE")
+        .env_remove("BORG_PASSCOMMAND")
+        .stdin(std::process::Stdio::null());
+    let by_fd = command.output()?;
+    assert!(
+        by_fd.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_fd.stderr)
+    );
+    assert!(String::from_utf8_lossy(&by_fd.stdout).contains("only"));
     Ok(())
 }
