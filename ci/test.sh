@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # fuse3: fusermount3 and mount.fuse3; restic and rclone: the real peers the tests use; util-linux,
-    # bsdutils and mount: setpriv, script and mount(8), which tests run as a user would; curl, davfs2
-    # and chromium: the real WebDAV and browser clients of `genmount serve`.
-    apt-get install -y -qq fuse3 restic rclone attr util-linux bsdutils mount curl tar openssl davfs2 chromium >/dev/null
+    # fuse3: fusermount3 and mount.fuse3; restic, borgbackup and rclone: the real peers the tests
+    # use; util-linux, bsdutils and mount: setpriv, script and mount(8), which tests run as a user
+    # would; curl, davfs2 and chromium: the real WebDAV and browser clients of `genmount serve`.
+    apt-get install -y -qq fuse3 restic borgbackup rclone attr util-linux bsdutils mount curl tar \
+        openssl davfs2 chromium >/dev/null
 fi
 [ -e /dev/fuse ] || { echo "ci/test.sh: /dev/fuse is missing; the tests need FUSE" >&2; exit 1; }
 

@@ -88,7 +88,7 @@ pub(super) struct RepoArgs {
     /// Keep no local cache.
     #[arg(long, help_heading = REPOSITORY)]
     pub(super) no_cache: bool,
-    /// Hold no restic lock while mounted (for read-only media).
+    /// Hold no restic or borg lock while mounted (for read-only media).
     #[arg(long, help_heading = REPOSITORY)]
     pub(super) no_lock: bool,
     /// Read what is left of damaged files: zeros in place of lost data blobs, each one logged.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::RepoArgs;
 use crate::error::OpenError;
+use crate::repo::borg::{self, BorgOptions, BorgRepo};
 use crate::repo::restic::location;
 use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
@@ -15,6 +16,10 @@ pub(super) enum Backend {
     Folder(PathBuf),
     /// A restic repository (boxed: its options are some 280 bytes).
     Restic(Box<ResticOptions>),
+    /// A local borg 1.x repository.
+    Borg(BorgOptions),
+    /// A borg repository already opened (its passphrase asked) before a daemon forks.
+    BorgOpened(Box<BorgRepo>),
 }
 
 impl Backend {
@@ -29,8 +34,17 @@ impl Backend {
                 location, options, access, progress,
             )))
         };
+        let borg = |path| -> Result<Backend, OpenError> {
+            refuse_restic_only_options(access)?;
+            Ok(Backend::Borg(BorgOptions {
+                path,
+                cache_size: access.cache_size,
+                lock: !access.no_lock,
+            }))
+        };
         Ok(match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
+            Location::Borg(path) => borg(path)?,
             Location::Restic(location) => restic(location, BTreeMap::new()),
             #[cfg(feature = "opendal")]
             Location::OpenDal(mut remote) => {
@@ -41,6 +55,7 @@ impl Backend {
             Location::Path(path) if looks_like_restic(&path) => {
                 restic(format!("local:{}", path.display()), BTreeMap::new())
             }
+            Location::Path(path) if borg::looks_like_borg(&path) => borg(path)?,
             Location::Path(path) => Backend::Folder(path),
         })
     }
@@ -48,14 +63,39 @@ impl Backend {
 
 impl Backend {
     /// Asks for what opening the repository needs (a password, maybe at a prompt): called in the
-    /// foreground, before a daemon leaves the terminal.
+    /// foreground, before a daemon leaves the terminal. A borg repository is opened here whole:
+    /// opening starts no thread, so the daemon's fork keeps all of it.
     pub(super) fn ask_credentials(&mut self) -> Result<(), OpenError> {
         if let Backend::Restic(options) = self {
             options.credentials = Some(crate::repo::restic::password::credentials(
                 &options.password,
             )?);
         }
+        if let Backend::Borg(options) = self {
+            let opened = BorgRepo::open(options)?;
+            *self = Backend::BorgOpened(Box::new(opened));
+        }
         Ok(())
+    }
+}
+
+/// Options the borg backend does not apply yet: refused rather than silently ignored.
+fn refuse_restic_only_options(access: &RepoArgs) -> Result<(), OpenError> {
+    let given = [
+        (!access.host.is_empty(), "--host"),
+        (!access.tag.is_empty(), "--tag"),
+        (!access.path.is_empty(), "--path"),
+        (access.allow_damaged, "--allow-damaged"),
+        (
+            access.name_template != crate::repo::restic::naming::DEFAULT_TEMPLATE,
+            "--name-template",
+        ),
+    ];
+    match given.iter().find(|(on, _)| *on) {
+        Some((_, option)) => Err(OpenError::Usage(format!(
+            "{option} does not apply to borg repositories yet"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -80,6 +120,8 @@ enum Location {
     Folder(PathBuf),
     /// A location as rustic_backend reads it.
     Restic(String),
+    /// `borg:PATH`, a local borg repository.
+    Borg(PathBuf),
     /// A location, restic's or rustic_backend's own, read through OpenDAL.
     #[cfg(feature = "opendal")]
     OpenDal(super::remote::OpenDal),
@@ -94,20 +136,34 @@ const OPENDAL_SCHEMES: [&str; 6] = ["s3:", "b2:", "azure:", "gs:", "sftp:", "swi
 /// report that it has none).
 const RESTIC_SCHEMES: [&str; 4] = ["local:", "rest:", "rclone:", "opendal:"];
 
-/// `repo`, or `$RESTIC_REPOSITORY` for `-`, as restic takes it.
+/// `repo`, or for `-` `$RESTIC_REPOSITORY` as restic takes it, else `$BORG_REPO` as borg does.
 fn resolve(repo: &str) -> Result<String, OpenError> {
     if repo != "-" {
         return Ok(repo.to_string());
     }
-    std::env::var("RESTIC_REPOSITORY").map_err(|_| {
-        OpenError::Usage("no repository given, and RESTIC_REPOSITORY is not set".into())
-    })
+    if let Ok(restic) = std::env::var("RESTIC_REPOSITORY") {
+        return Ok(restic);
+    }
+    match std::env::var("BORG_REPO") {
+        Ok(borg) => Ok(format!("borg:{borg}")),
+        Err(_) => Err(OpenError::Usage(
+            "no repository given, and neither RESTIC_REPOSITORY nor BORG_REPO is set".into(),
+        )),
+    }
 }
 
 /// Only the known prefixes count: anything else, a Windows drive's `C:` among them, is a path.
 fn classify(repo: &str) -> Result<Location, OpenError> {
     if let Some(path) = repo.strip_prefix("dir:") {
         return Ok(Location::Folder(PathBuf::from(path)));
+    }
+    if let Some(path) = repo.strip_prefix("borg:") {
+        if path.starts_with("ssh://") || path.contains("@") && path.contains(':') {
+            return Err(OpenError::Usage(format!(
+                "{repo}: remote borg repositories are not supported yet, only local paths"
+            )));
+        }
+        return Ok(Location::Borg(PathBuf::from(path)));
     }
     if let Some(path) = repo.strip_prefix("restic:") {
         return Ok(Location::Restic(format!("local:{path}")));
@@ -228,6 +284,39 @@ mod tests {
         assert!(matches!(
             classify("sftp:host:rel"),
             Err(OpenError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn borg_locations_and_the_options_they_refuse() {
+        assert_eq!(
+            location("borg:/srv/borg"),
+            Some(Location::Borg("/srv/borg".into()))
+        );
+        assert!(matches!(
+            classify("borg:ssh://me@host/./repo"),
+            Err(OpenError::Usage(_))
+        ));
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Generations(args),
+                ..
+            }) => Some(args),
+            _ => None,
+        };
+        let Some(plain) = parse(&["genmount", "generations"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &plain.access, false),
+            Ok(Backend::Borg(options)) if options.path == Path::new("/srv/borg")
+        ));
+        let Some(tagged) = parse(&["genmount", "generations", "--tag", "a"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &tagged.access, false),
+            Err(OpenError::Usage(message)) if message.contains("--tag")
         ));
     }
 

@@ -3,6 +3,7 @@
 use super::args::GenerationsArgs;
 use super::backend::Backend;
 use crate::error::OpenError;
+use crate::repo::borg::{BorgOptions, BorgRepo};
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
 use crate::repo::{Generation, Repository};
@@ -11,6 +12,13 @@ use crate::repo::{Generation, Repository};
 pub(super) fn generations(args: GenerationsArgs, progress: bool) -> Result<(), OpenError> {
     let list = match Backend::detect(&args.repo, &args.access, progress)? {
         Backend::Folder(path) => FolderRepo::open(&path)?.generations(),
+        // As for restic: a listing is over at once, no lock to hold.
+        Backend::Borg(options) => BorgRepo::open(&BorgOptions {
+            lock: false,
+            ..options
+        })?
+        .generations(),
+        Backend::BorgOpened(borg) => borg.generations(),
         Backend::Restic(mut options) => {
             // The lock keeps a prune from pulling data away under a mount; a listing is over at once.
             options.lock = false;

@@ -10,6 +10,7 @@ use super::args::{MountArgs, ViewArg, ViewArgs};
 use super::backend::Backend;
 use crate::error::OpenError;
 use crate::repo::Repository;
+use crate::repo::borg::BorgRepo;
 use crate::repo::folder::FolderRepo;
 use crate::repo::restic::ResticRepo;
 use crate::session::MountRequest;
@@ -97,6 +98,12 @@ pub(super) fn with_layout(
     match backend {
         Backend::Restic(restic) => target.run(Layout::new(ResticRepo::open(&restic)?, options)?),
         Backend::Folder(path) => target.run(Layout::new(FolderRepo::open(&path)?, options)?),
+        Backend::Borg(borg) => target.run(Layout::new(BorgRepo::open(&borg)?, options)?),
+        Backend::BorgOpened(borg) => {
+            // Opened before a daemon's fork: the lock moves to the process that serves.
+            borg.adopt_lock()?;
+            target.run(Layout::new(*borg, options)?)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The repository trait: what genmount needs from a backup store, and the backends that provide it.
 //! A backend lists generations and gives nodes, directory entries and file bytes inside them.
 
+pub mod borg;
 pub mod datename;
 pub mod folder;
 mod localfs;

@@ -1,0 +1,178 @@
+//! Reading a file at any offset: its chunk list with the offset where each starts, a binary
+//! search for the chunks a read covers, and a byte-bounded cache of verified plaintext chunks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use quick_cache::sync::Cache;
+
+use super::items::ChunkRef;
+use super::prefetch::Prefetcher;
+use super::store::{Store, short};
+use crate::error::RepoError;
+
+/// An opened file.
+pub struct BorgReader {
+    chunks: Arc<[ChunkRef]>,
+    /// Where each chunk starts in the file; the last value is the file's size.
+    starts: Vec<u64>,
+    pub size: u64,
+    pub name: Arc<str>,
+    /// Where the last read ended, and the last chunk asked for ahead: a read that starts where
+    /// the last one ended is sequential, and the chunks after it are opened ahead.
+    last_end: AtomicU64,
+    asked_upto: AtomicUsize,
+}
+
+impl BorgReader {
+    pub fn new(chunks: Arc<[ChunkRef]>, name: Arc<str>) -> BorgReader {
+        let mut starts = Vec::with_capacity(chunks.len() + 1);
+        let mut at = 0u64;
+        starts.push(0);
+        for chunk in chunks.iter() {
+            at += u64::from(chunk.size);
+            starts.push(at);
+        }
+        BorgReader {
+            chunks,
+            starts,
+            size: at,
+            name,
+            last_end: AtomicU64::new(u64::MAX),
+            asked_upto: AtomicUsize::new(0),
+        }
+    }
+
+    /// The index of the chunk holding byte `offset` (which is below the size).
+    fn chunk_at(&self, offset: u64) -> usize {
+        self.starts
+            .partition_point(|start| *start <= offset)
+            .saturating_sub(1)
+    }
+}
+
+/// Weighs cached chunks by their bytes.
+#[derive(Clone)]
+struct ByLength;
+
+impl quick_cache::Weighter<[u8; 32], Bytes> for ByLength {
+    fn weight(&self, _id: &[u8; 32], data: &Bytes) -> u64 {
+        data.len() as u64 + 1
+    }
+}
+
+/// Verified chunks kept in memory, at most `bytes` of them.
+pub struct ChunkCache {
+    cache: Cache<[u8; 32], Bytes, ByLength>,
+}
+
+impl ChunkCache {
+    pub fn new(bytes: u64) -> ChunkCache {
+        ChunkCache {
+            cache: Cache::with_weighter(4096, bytes.max(1 << 20), ByLength),
+        }
+    }
+
+    pub fn contains(&self, id: &[u8; 32]) -> bool {
+        self.cache.contains_key(id)
+    }
+
+    pub fn get(&self, store: &Store, chunk: &ChunkRef) -> Result<Bytes, String> {
+        self.cache.get_or_insert_with(&chunk.id, || {
+            let plain = store.get(&chunk.id)?;
+            if plain.len() != chunk.size as usize {
+                return Err(format!(
+                    "chunk {} holds {} bytes, the item says {}",
+                    short(&chunk.id),
+                    plain.len(),
+                    chunk.size
+                ));
+            }
+            Ok(Bytes::from(plain))
+        })
+    }
+}
+
+/// Chunks opened ahead of a sequential reader (borg's chunks average 2 MiB).
+const AHEAD: usize = 3;
+/// How far from the end of the last read a read may start and still count as sequential.
+const NEAR: u64 = 4 << 20;
+
+/// Up to `size` bytes of `file` at `offset`; fewer only at the end.
+pub fn read(
+    store: &Store,
+    cache: &ChunkCache,
+    ahead: &Prefetcher,
+    file: &BorgReader,
+    offset: u64,
+    size: u32,
+) -> Result<Bytes, RepoError> {
+    if offset >= file.size {
+        return Ok(Bytes::new());
+    }
+    let end = offset.saturating_add(u64::from(size)).min(file.size);
+    let first = file.chunk_at(offset);
+    // The kernel's read-ahead sends a sequential reader's reads on several threads, slightly out
+    // of order: a read near where the last one ended counts as sequential.
+    let last = file.last_end.swap(end, Ordering::Relaxed);
+    if last != u64::MAX && offset.abs_diff(last) <= NEAR {
+        read_ahead(ahead, file, first);
+    }
+    let damaged = |e: String| RepoError::Damaged(format!("file {}: {e}", file.name));
+    // Most reads lie within one chunk: they are served from the cached chunk without a copy.
+    if let (Some(chunk), Some(start), Some(next)) = (
+        file.chunks.get(first),
+        file.starts.get(first),
+        file.starts.get(first + 1),
+    ) && end <= *next
+    {
+        let data = cache.get(store, chunk).map_err(damaged)?;
+        let range = (offset - start) as usize..(end - start) as usize;
+        return data
+            .get(range.clone())
+            .map(|_| data.slice(range))
+            .ok_or_else(|| damaged("chunk shorter than its size".into()));
+    }
+    let mut out = BytesMut::with_capacity((end - offset) as usize);
+    let mut at = first;
+    let mut pos = offset;
+    while pos < end {
+        let (Some(chunk), Some(start)) = (file.chunks.get(at), file.starts.get(at)) else {
+            break;
+        };
+        let data = cache.get(store, chunk).map_err(damaged)?;
+        let from = (pos - start) as usize;
+        let to = ((end - start) as usize).min(data.len());
+        out.extend_from_slice(data.get(from..to).unwrap_or_default());
+        pos = start + to as u64;
+        at += 1;
+    }
+    Ok(out.freeze())
+}
+
+/// Asks for the chunks after chunk `at` that were not asked for yet.
+fn read_ahead(ahead: &Prefetcher, file: &BorgReader, at: usize) {
+    let from = (at + 1).max(file.asked_upto.load(Ordering::Relaxed) + 1);
+    let upto = (at + AHEAD).min(file.chunks.len().saturating_sub(1));
+    if let Some(chunks) = file.chunks.get(from..=upto).filter(|c| !c.is_empty()) {
+        file.asked_upto.store(upto, Ordering::Relaxed);
+        ahead.ahead(chunks);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_find_their_chunks() {
+        let chunk = |size| ChunkRef { id: [0; 32], size };
+        let reader = BorgReader::new(Arc::from([chunk(10), chunk(0), chunk(5)]), "f".into());
+        assert_eq!(reader.size, 15);
+        assert_eq!(reader.chunk_at(0), 0);
+        assert_eq!(reader.chunk_at(9), 0);
+        assert_eq!(reader.chunk_at(10), 2);
+        assert_eq!(reader.chunk_at(14), 2);
+    }
+}

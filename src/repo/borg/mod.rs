@@ -1,0 +1,347 @@
+//! The borg backend: every archive of a local borg 1.x repository is a generation. Objects come
+//! from `store` (segments, index, key), archives from `archives`, each archive's tree from its
+//! item stream (`stream`, `items`, `tree`; built on first use, the last few kept by `recent`),
+//! bytes from `files`.
+
+mod acl;
+mod archives;
+mod compress;
+pub mod config;
+mod crypto;
+mod files;
+mod hashindex;
+#[cfg(test)]
+mod hostile;
+mod items;
+mod key;
+mod keyfile;
+mod lock;
+mod msgpack;
+mod objects;
+mod open;
+mod password;
+mod prefetch;
+mod recent;
+mod segments;
+mod stat;
+mod store;
+mod stream;
+mod tree;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+
+use self::archives::{ArchiveInfo, ArchiveRef};
+use self::files::{BorgReader, ChunkCache};
+use self::items::Content;
+use self::lock::BorgLock;
+use self::prefetch::Prefetcher;
+use self::recent::{RecentTrees, RootSlot};
+use self::store::Store;
+use self::tree::{ArchiveTree, Builder};
+use super::{Generation, Listing, Repository, Xattrs};
+use crate::error::{OpenError, RepoError};
+use crate::meta::{FileKind, Meta, Node};
+
+pub use self::config::looks_like_borg;
+pub use self::files::BorgReader as Reader;
+
+/// How to open a borg repository.
+#[derive(Clone, Debug, Default)]
+pub struct BorgOptions {
+    pub path: PathBuf,
+    /// Bytes of decoded file chunks kept in memory.
+    pub cache_size: u64,
+    /// Hold borg's shared lock while open (not for read-only media).
+    pub lock: bool,
+}
+
+/// How long opening waits for a borg writer (`create`, `prune`, `compact`) to finish: borg's own
+/// default `--lock-wait`.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A node of an archive. An archive's root is handed out before its tree is built (the mount
+/// asks for every root at start), so the tree is decoded only when the archive is entered.
+#[derive(Clone)]
+pub enum BorgHandle {
+    Root(Arc<RootSlot>),
+    /// An entry of a built tree, by its index.
+    Entry {
+        tree: Arc<ArchiveTree>,
+        at: u32,
+    },
+}
+
+/// The archives of the manifest last read, and the generations they make.
+type Catalogue = (Arc<[ArchiveRef]>, Arc<[Generation]>);
+
+/// A borg repository opened read-only.
+pub struct BorgRepo {
+    shown: String,
+    path: PathBuf,
+    store: Arc<Store>,
+    /// The last committed segment the object index reflects.
+    transaction: Mutex<Option<u32>>,
+    archives: RwLock<Catalogue>,
+    trees: RecentTrees,
+    /// What each archive's metadata said, read once per archive.
+    infos: Mutex<HashMap<[u8; 32], ArchiveInfo>>,
+    chunks: Arc<ChunkCache>,
+    ahead: Prefetcher,
+    /// Borg's shared lock, given back at `close` (or when the repository is dropped).
+    lock: Mutex<Option<BorgLock>>,
+}
+
+impl BorgRepo {
+    /// Opens the repository (asking for its passphrase if needed) and reads its archive list.
+    pub fn open(options: &BorgOptions) -> Result<BorgRepo, OpenError> {
+        // Taken before anything is read, so that no compact removes segments meanwhile; a folder
+        // that is no borg repository gets its own error from `open_store`, not a lock error.
+        let lock = match options.lock && options.path.join("config").is_file() {
+            true => Some(BorgLock::acquire(&options.path, LOCK_WAIT)?),
+            false => None,
+        };
+        let (store, transaction) = open::open_store(&options.path)?;
+        let shown = options.path.display().to_string();
+        let archives = archives::read_manifest(&store)
+            .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
+        let infos = Mutex::new(HashMap::new());
+        let generations = generations_of(&store, &archives, &infos);
+        let store = Arc::new(store);
+        let chunks = Arc::new(ChunkCache::new(options.cache_size));
+        Ok(BorgRepo {
+            shown,
+            path: options.path.clone(),
+            ahead: Prefetcher::new(store.clone(), chunks.clone()),
+            store,
+            transaction: Mutex::new(transaction),
+            archives: RwLock::new((archives.into(), generations)),
+            trees: RecentTrees::default(),
+            infos,
+            chunks,
+            lock: Mutex::new(lock),
+        })
+    }
+
+    /// Moves the lock to this process: called after a daemon forks (a no-op without one).
+    pub fn adopt_lock(&self) -> Result<(), OpenError> {
+        match self.lock.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(lock) => lock.adopt(),
+            None => Ok(()),
+        }
+    }
+
+    fn archive(&self, generation: &Generation) -> Option<ArchiveRef> {
+        let archives = self
+            .archives
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone();
+        archives
+            .iter()
+            .find(|a| config::hex(&a.id) == generation.id)
+            .cloned()
+    }
+
+    /// The tree of `archive`, decoded on first use.
+    fn tree(&self, archive: &ArchiveRef) -> Result<Arc<ArchiveTree>, RepoError> {
+        self.trees.get_or_build(&archive.id, || {
+            let started = std::time::Instant::now();
+            let ids = archives::item_ids(&self.store, archive).map_err(RepoError::Damaged)?;
+            let mut builder = Builder::new(archive.time);
+            let mut skipped = 0usize;
+            stream::for_each_item(&self.store, &ids, &mut |value| match items::parse(&value) {
+                Ok(item) => builder.add(item),
+                Err(_) => skipped += 1,
+            })
+            .map_err(|e| RepoError::Damaged(format!("archive {}: {e}", archive.name)))?;
+            if skipped > 0 {
+                tracing::warn!(archive = %archive.name, skipped, "items that are not borg items skipped");
+            }
+            let tree = builder.finish();
+            tracing::info!(archive = %archive.name, entries = tree.len(), ms = started.elapsed().as_millis() as u64, "archive tree built");
+            Ok(tree)
+        })
+    }
+
+    fn node(&self, tree: &Arc<ArchiveTree>, at: u32) -> Result<Node<BorgHandle>, RepoError> {
+        let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
+        Ok(Node {
+            meta: entry.meta.to_meta(),
+            handle: BorgHandle::Entry {
+                tree: tree.clone(),
+                at,
+            },
+        })
+    }
+
+    /// The tree a handle lies in (built now for a root) and its entry's index.
+    fn located(&self, handle: &BorgHandle) -> Result<(Arc<ArchiveTree>, u32), RepoError> {
+        match handle {
+            BorgHandle::Root(slot) => Ok((slot.tree(|archive| self.tree(archive))?, 0)),
+            BorgHandle::Entry { tree, at } => Ok((tree.clone(), *at)),
+        }
+    }
+
+    /// A directory's tree and index, or `NotDir`.
+    fn dir(&self, handle: &BorgHandle) -> Result<(Arc<ArchiveTree>, u32), RepoError> {
+        let (tree, at) = self.located(handle)?;
+        match tree.entry(at).map(|e| &e.content) {
+            Some(Content::Dir) => Ok((tree, at)),
+            Some(_) => Err(RepoError::NotDir),
+            None => Err(RepoError::NotFound),
+        }
+    }
+
+    /// Re-reads the object index when a new transaction was committed.
+    fn refresh_index(&self) -> Result<(), RepoError> {
+        let mut transaction = self.transaction.lock().unwrap_or_else(|p| p.into_inner());
+        let segments = self
+            .store
+            .segments
+            .list()
+            .map_err(|e| RepoError::io("segments", e))?;
+        let latest = segments
+            .iter()
+            .rev()
+            .copied()
+            .find(|s| self.store.segments.ends_with_commit(*s));
+        if latest == *transaction {
+            return Ok(());
+        }
+        let (index, committed) =
+            objects::load(&self.path, &self.store.segments).map_err(RepoError::Damaged)?;
+        self.store.set_index(index);
+        *transaction = committed;
+        Ok(())
+    }
+}
+
+/// The generations of `archives`, each archive's metadata read once (a damaged one is logged,
+/// and its generation shown with what the manifest says).
+fn generations_of(
+    store: &Store,
+    archives: &[ArchiveRef],
+    infos: &Mutex<HashMap<[u8; 32], ArchiveInfo>>,
+) -> Arc<[Generation]> {
+    let mut infos = infos.lock().unwrap_or_else(|p| p.into_inner());
+    infos.retain(|id, _| archives.iter().any(|a| a.id == *id));
+    for archive in archives {
+        infos.entry(archive.id).or_insert_with(|| {
+            archives::info(store, archive).unwrap_or_else(|err| {
+                tracing::warn!("{err}");
+                ArchiveInfo::default()
+            })
+        });
+    }
+    archives::generations(archives, &|a| infos.get(&a.id).cloned().unwrap_or_default())
+}
+
+impl Repository for BorgRepo {
+    type Handle = BorgHandle;
+    type Reader = BorgReader;
+
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn generations(&self) -> Arc<[Generation]> {
+        self.archives
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+
+    fn close(&self) {
+        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
+    fn refresh(&self) -> Result<(), RepoError> {
+        self.refresh_index()?;
+        let archives = archives::read_manifest(&self.store).map_err(RepoError::Damaged)?;
+        let generations = generations_of(&self.store, &archives, &self.infos);
+        *self.archives.write().unwrap_or_else(|p| p.into_inner()) = (archives.into(), generations);
+        Ok(())
+    }
+
+    fn root(&self, generation: &Generation) -> Result<Node<BorgHandle>, RepoError> {
+        let archive = self.archive(generation).ok_or(RepoError::NotFound)?;
+        Ok(Node {
+            meta: Meta::synthetic(FileKind::Dir, 0o755, 0, archive.time),
+            handle: BorgHandle::Root(Arc::new(RootSlot::new(archive))),
+        })
+    }
+
+    fn list(&self, dir: &BorgHandle) -> Result<Listing<BorgHandle>, RepoError> {
+        let (tree, at) = self.dir(dir)?;
+        tree.children(at)
+            .iter()
+            .map(|(name, at)| Ok((name.to_vec(), self.node(&tree, *at)?)))
+            .collect()
+    }
+
+    fn lookup(&self, dir: &BorgHandle, name: &[u8]) -> Result<Node<BorgHandle>, RepoError> {
+        let (tree, at) = self.dir(dir)?;
+        let found = tree.find(at, name).ok_or(RepoError::NotFound)?;
+        self.node(&tree, found)
+    }
+
+    fn content_key(&self, node: &Node<BorgHandle>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        let content = match &node.handle {
+            BorgHandle::Entry { tree, at } => tree.entry(*at).map(|e| &e.content),
+            BorgHandle::Root(_) => None,
+        };
+        match content {
+            Some(Content::File(chunks)) => (0u8, node.meta.size, &**chunks).hash(&mut hasher),
+            Some(Content::Link(target)) => (1u8, &**target).hash(&mut hasher),
+            _ => (2u8, node.meta.kind, node.meta.rdev).hash(&mut hasher),
+        }
+        hasher.finish()
+    }
+
+    fn readlink(&self, link: &BorgHandle) -> Result<Vec<u8>, RepoError> {
+        let (tree, at) = self.located(link)?;
+        match tree.entry(at).map(|e| &e.content) {
+            Some(Content::Link(target)) => Ok(target.to_vec()),
+            _ => Err(RepoError::NotFound),
+        }
+    }
+
+    fn xattrs(&self, node: &BorgHandle) -> Result<Xattrs, RepoError> {
+        let (tree, at) = self.located(node)?;
+        let entry = tree.entry(at).ok_or(RepoError::NotFound)?;
+        Ok(entry.xattrs.as_deref().cloned().unwrap_or_default())
+    }
+
+    fn open(&self, file: &Node<BorgHandle>) -> Result<BorgReader, RepoError> {
+        let (tree, at) = self.located(&file.handle)?;
+        match tree.entry(at).map(|e| &e.content) {
+            Some(Content::File(chunks)) => {
+                Ok(BorgReader::new(chunks.clone(), tree.path_of(at).into()))
+            }
+            _ => Err(RepoError::NotFound),
+        }
+    }
+
+    fn stored_bytes(&self) -> Option<u64> {
+        let segments = self.store.segments.list().ok()?;
+        Some(
+            segments
+                .iter()
+                .filter_map(|s| std::fs::metadata(self.store.segments.path(*s)).ok())
+                .map(|m| m.len())
+                .sum(),
+        )
+    }
+
+    fn read(&self, file: &BorgReader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
+        files::read(&self.store, &self.chunks, &self.ahead, file, offset, size)
+    }
+}

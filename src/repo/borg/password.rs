@@ -1,0 +1,165 @@
+//! The passphrase as borg users give it: `BORG_PASSPHRASE`, `BORG_PASSCOMMAND`,
+//! `BORG_PASSPHRASE_FD`, else (as borg does) an empty passphrase first and then a no-echo prompt.
+
+use std::io::IsTerminal;
+
+use zeroize::Zeroizing;
+
+use crate::error::OpenError;
+
+/// A passphrase bound by this is not a passphrase (a command printing a file, say).
+const MAX_PASSPHRASE_BYTES: u64 = 64 << 10;
+
+/// The passphrase the environment gives, in borg's order, or `None` when it gives none.
+pub fn from_environment() -> Result<Option<Zeroizing<String>>, OpenError> {
+    if let Ok(passphrase) = std::env::var("BORG_PASSPHRASE") {
+        return Ok(Some(Zeroizing::new(passphrase)));
+    }
+    if let Ok(command) = std::env::var("BORG_PASSCOMMAND") {
+        return run_command(&command).map(Some);
+    }
+    if let Ok(fd) = std::env::var("BORG_PASSPHRASE_FD") {
+        return read_fd(&fd).map(Some);
+    }
+    Ok(None)
+}
+
+/// Borg strips one trailing newline from what a command or descriptor gives.
+fn strip_newline(mut text: String) -> Zeroizing<String> {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Zeroizing::new(text)
+}
+
+/// Runs BORG_PASSCOMMAND, split as a POSIX shell would split it (borg uses shlex), without a shell.
+fn run_command(command: &str) -> Result<Zeroizing<String>, OpenError> {
+    // The command is not repeated in messages: it may carry a secret of its own.
+    let failed = |why: String| OpenError::Credentials(format!("BORG_PASSCOMMAND failed: {why}"));
+    let words = shell_words(command).ok_or_else(|| failed("unbalanced quotes".into()))?;
+    let (program, args) = words.split_first().ok_or_else(|| failed("empty".into()))?;
+    let output = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| failed(e.to_string()))?;
+    if !output.status.success() {
+        return Err(failed(output.status.to_string()));
+    }
+    let text =
+        String::from_utf8(output.stdout).map_err(|_| failed("output is not UTF-8".into()))?;
+    Ok(strip_newline(text))
+}
+
+/// Reads the passphrase from an inherited file descriptor, to its end.
+fn read_fd(fd: &str) -> Result<Zeroizing<String>, OpenError> {
+    let failed = |why: String| OpenError::Credentials(format!("BORG_PASSPHRASE_FD: {why}"));
+    let fd: i32 = fd
+        .trim()
+        .parse()
+        .map_err(|_| failed("not a number".into()))?;
+    #[cfg(unix)]
+    {
+        use std::io::Read;
+        use std::os::fd::FromRawFd;
+        if fd < 0 {
+            return Err(failed("negative".into()));
+        }
+        // SAFETY: the user named this descriptor as one open for genmount to read, and it is read
+        // once and closed here, as borg does with it.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut text = String::new();
+        file.take(MAX_PASSPHRASE_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(strip_newline(text))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = fd;
+        Err(failed("not supported on this system".into()))
+    }
+}
+
+/// Asks for the passphrase without echo; refused when stdin is not a terminal.
+pub fn prompt(what: &str) -> Result<Zeroizing<String>, OpenError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(OpenError::Credentials(
+            "no passphrase: set BORG_PASSPHRASE, BORG_PASSCOMMAND or BORG_PASSPHRASE_FD (stdin is not a terminal)".into(),
+        ));
+    }
+    rpassword::prompt_password(format!("Enter passphrase for {what}: "))
+        .map(Zeroizing::new)
+        .map_err(|e| OpenError::Credentials(format!("cannot read the passphrase: {e}")))
+}
+
+/// Splits a command line as POSIX shells (and Python's shlex) do: quotes and backslashes.
+fn shell_words(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => w.push(c),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => w.push(chars.next()?),
+                        c => w.push(c),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).push(chars.next()?),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_shlex() {
+        assert_eq!(
+            shell_words(r#"pass show 'borg/my repo' "a b" c\ d"#),
+            Some(vec![
+                "pass".into(),
+                "show".into(),
+                "borg/my repo".into(),
+                "a b".into(),
+                "c d".into()
+            ])
+        );
+        assert_eq!(shell_words("'open"), None);
+        assert_eq!(shell_words("  "), Some(Vec::new()));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn command_output_loses_one_newline() -> Result<(), OpenError> {
+        assert_eq!(*run_command("printf 'pw\\n\\n'")?, "pw\n");
+        assert!(matches!(
+            run_command("false"),
+            Err(OpenError::Credentials(_))
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,112 @@
+//! An archive's item stream: its metadata chunks, opened one after another (on a second thread,
+//! ahead of the decoding), decoded as a sequence of msgpack maps that may span chunk boundaries.
+
+use std::sync::mpsc::sync_channel;
+
+use super::msgpack::{self, DecodeError};
+use super::store::Store;
+
+/// One item larger than this is damage, not metadata (borg's items are far smaller).
+const MAX_PENDING: usize = 64 << 20;
+/// Chunks opened ahead of the decoding (borg's item chunks are some hundred KiB).
+const AHEAD: usize = 4;
+
+/// Calls `each` with every item of the stream made of chunks `ids`.
+pub fn for_each_item(
+    store: &Store,
+    ids: &[[u8; 32]],
+    each: &mut dyn FnMut(rmpv::Value),
+) -> Result<(), String> {
+    std::thread::scope(|scope| {
+        let (send, receive) = sync_channel(AHEAD);
+        // Opening a chunk (read, MAC, decrypt, decompress) overlaps with decoding the one before.
+        let opener = std::thread::Builder::new().spawn_scoped(scope, move || {
+            for id in ids {
+                let chunk = store.get(id);
+                let failed = chunk.is_err();
+                if send.send(chunk).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        if let Err(err) = opener {
+            // No thread to be had: open the chunks here, one after another.
+            tracing::debug!("item chunks opened without a helper thread: {err}");
+            return decode_all(ids.iter().map(|id| store.get(id)), each);
+        }
+        decode_all(receive.into_iter(), each)
+    })
+}
+
+/// Decodes the items of the chunks `chunks` gives, in order.
+fn decode_all(
+    chunks: impl Iterator<Item = Result<Vec<u8>, String>>,
+    each: &mut dyn FnMut(rmpv::Value),
+) -> Result<(), String> {
+    let mut pending: Vec<u8> = Vec::new();
+    for chunk in chunks {
+        pending.extend_from_slice(&chunk.map_err(|e| format!("item metadata: {e}"))?);
+        let used = decode_complete(&pending, each)?;
+        pending.drain(..used.min(pending.len()));
+        if pending.len() > MAX_PENDING {
+            return Err("item metadata: an item larger than any borg writes".into());
+        }
+    }
+    if !pending.is_empty() {
+        return Err("item metadata: the stream ends inside an item".into());
+    }
+    Ok(())
+}
+
+/// Decodes the complete items at the start of `bytes`; returns the bytes they took.
+fn decode_complete(bytes: &[u8], each: &mut dyn FnMut(rmpv::Value)) -> Result<usize, String> {
+    let mut at = 0;
+    while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
+        match msgpack::decode(rest) {
+            Ok((value, used)) => {
+                each(value);
+                at += used.max(1);
+            }
+            Err(DecodeError::Truncated) => break,
+            Err(DecodeError::Invalid(why)) => return Err(format!("item metadata: {why}")),
+        }
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_span_chunks() -> Result<(), String> {
+        // Three items {"path": "a"}, {"path": "bb"}, {"path": "c"}, cut inside the second.
+        let packed = [
+            &[0x81, 0xa4][..],
+            b"path",
+            &[0xa1, b'a', 0x81, 0xa4],
+            b"path",
+            &[0xa2, b'b', b'b', 0x81, 0xa4],
+            b"path",
+            &[0xa1, b'c'],
+        ]
+        .concat();
+        let (one, two) = packed.split_at(10);
+        let mut paths = Vec::new();
+        let chunks = [Ok(one.to_vec()), Ok(two.to_vec())];
+        decode_all(chunks.into_iter(), &mut |v| {
+            paths.push(msgpack::get_bytes(&v, "path").map(<[u8]>::to_vec))
+        })?;
+        assert_eq!(
+            paths,
+            [
+                Some(b"a".to_vec()),
+                Some(b"bb".to_vec()),
+                Some(b"c".to_vec())
+            ]
+        );
+        let cut = [Ok(packed[..packed.len() - 1].to_vec())];
+        assert!(decode_all(cut.into_iter(), &mut |_| {}).is_err());
+        Ok(())
+    }
+}
