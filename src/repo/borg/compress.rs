@@ -72,8 +72,12 @@ fn lz4(body: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Python's lzma module writes xz containers; lzma_rs decodes them in pure Rust.
+/// Python's lzma module writes xz containers; lzma_rs decodes them in pure Rust. It holds the
+/// whole output before writing any, so the size is read from the chunk headers first.
 fn xz(body: &[u8]) -> Result<Vec<u8>, String> {
+    if super::xzsize::unpacked_size(body)? > MAX_DECOMPRESSED as u64 {
+        return Err("decompressed data too large".into());
+    }
     let mut out = Limited(Vec::new());
     let mut input = body;
     lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| format!("lzma: {e}"))?;

@@ -27,6 +27,7 @@ mod stat;
 mod store;
 mod stream;
 mod tree;
+mod xzsize;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
