@@ -10,6 +10,7 @@ use quick_cache::sync::Cache;
 use super::items::ChunkRef;
 use super::prefetch::Prefetcher;
 use super::store::{Store, short};
+use super::tree::ArchiveTree;
 use crate::error::RepoError;
 
 /// An opened file.
@@ -18,7 +19,9 @@ pub struct BorgReader {
     /// Where each chunk starts in the file; the last value is the file's size.
     starts: Vec<u64>,
     pub size: u64,
-    pub name: Arc<str>,
+    /// The tree and entry, to name the file in an error: worked out only then, since it walks
+    /// every directory above the file and scans their entries.
+    entry: (Arc<ArchiveTree>, u32),
     /// Where the last read ended, and the last chunk asked for ahead: a read that starts where
     /// the last one ended is sequential, and the chunks after it are opened ahead.
     last_end: AtomicU64,
@@ -26,7 +29,7 @@ pub struct BorgReader {
 }
 
 impl BorgReader {
-    pub fn new(chunks: Arc<[ChunkRef]>, name: Arc<str>) -> BorgReader {
+    pub fn new(chunks: Arc<[ChunkRef]>, entry: (Arc<ArchiveTree>, u32)) -> BorgReader {
         let mut starts = Vec::with_capacity(chunks.len() + 1);
         let mut at = 0u64;
         starts.push(0);
@@ -38,10 +41,15 @@ impl BorgReader {
             chunks,
             starts,
             size: at,
-            name,
+            entry,
             last_end: AtomicU64::new(u64::MAX),
             asked_upto: AtomicUsize::new(0),
         }
+    }
+
+    /// The file's path in its archive, for a log line.
+    pub fn name(&self) -> String {
+        self.entry.0.path_of(self.entry.1)
     }
 
     /// The index of the chunk holding byte `offset` (which is below the size).
@@ -79,18 +87,20 @@ impl ChunkCache {
     }
 
     pub fn get(&self, store: &Store, chunk: &ChunkRef) -> Result<Bytes, String> {
-        self.cache.get_or_insert_with(&chunk.id, || {
-            let plain = store.get(&chunk.id)?;
-            if plain.len() != chunk.size as usize {
-                return Err(format!(
-                    "chunk {} holds {} bytes, the item says {}",
-                    short(&chunk.id),
-                    plain.len(),
-                    chunk.size
-                ));
-            }
-            Ok(Bytes::from(plain))
-        })
+        let data = self
+            .cache
+            .get_or_insert_with(&chunk.id, || store.get(&chunk.id).map(Bytes::from))?;
+        // Checked at every use, not only when cached: two items of a damaged or hostile archive
+        // may list one chunk with different sizes, and no read may run past what a chunk holds.
+        if data.len() != chunk.size as usize {
+            return Err(format!(
+                "chunk {} holds {} bytes, the item says {}",
+                short(&chunk.id),
+                data.len(),
+                chunk.size
+            ));
+        }
+        Ok(data)
     }
 }
 
@@ -119,7 +129,7 @@ pub fn read(
     if last != u64::MAX && offset.abs_diff(last) <= NEAR {
         read_ahead(ahead, file, first);
     }
-    let damaged = |e: String| RepoError::Damaged(format!("file {}: {e}", file.name));
+    let damaged = |e: String| RepoError::Damaged(format!("file {}: {e}", file.name()));
     // Most reads lie within one chunk: they are served from the cached chunk without a copy.
     if let (Some(chunk), Some(start), Some(next)) = (
         file.chunks.get(first),
@@ -142,7 +152,9 @@ pub fn read(
             break;
         };
         let data = cache.get(store, chunk).map_err(damaged)?;
-        let from = (pos - start) as usize;
+        let from =
+            pos.checked_sub(*start)
+                .ok_or_else(|| damaged("chunk offsets out of order".into()))? as usize;
         let to = ((end - start) as usize).min(data.len());
         out.extend_from_slice(data.get(from..to).unwrap_or_default());
         pos = start + to as u64;
@@ -168,7 +180,11 @@ mod tests {
     #[test]
     fn offsets_find_their_chunks() {
         let chunk = |size| ChunkRef { id: [0; 32], size };
-        let reader = BorgReader::new(Arc::from([chunk(10), chunk(0), chunk(5)]), "f".into());
+        let tree = super::super::tree::Builder::new(crate::meta::Timestamp::EPOCH).finish();
+        let reader = BorgReader::new(
+            Arc::from([chunk(10), chunk(0), chunk(5)]),
+            (Arc::new(tree), 0),
+        );
         assert_eq!(reader.size, 15);
         assert_eq!(reader.chunk_at(0), 0);
         assert_eq!(reader.chunk_at(9), 0);

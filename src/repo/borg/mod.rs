@@ -324,9 +324,7 @@ impl Repository for BorgRepo {
     fn open(&self, file: &Node<BorgHandle>) -> Result<BorgReader, RepoError> {
         let (tree, at) = self.located(&file.handle)?;
         match tree.entry(at).map(|e| &e.content) {
-            Some(Content::File(chunks)) => {
-                Ok(BorgReader::new(chunks.clone(), tree.path_of(at).into()))
-            }
+            Some(Content::File(chunks)) => Ok(BorgReader::new(chunks.clone(), (tree.clone(), at))),
             _ => Err(RepoError::NotFound),
         }
     }

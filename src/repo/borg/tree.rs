@@ -185,12 +185,13 @@ impl Builder {
             self.set_root(item);
             return;
         };
-        let dir_part = dir_part(&item.path);
-        let parent = if dir_part == self.last_dir.0.as_slice() {
+        // Keyed by the components as filtered, not the raw path: `a/b/` and `a/b/.` name `a/b`.
+        let dir_key = dirs.join(&b'/');
+        let parent = if dir_key == self.last_dir.0 {
             self.last_dir.1
         } else {
             let parent = dirs.iter().fold(0u32, |dir, part| self.dir(dir, part));
-            self.last_dir = (dir_part.to_vec(), parent);
+            self.last_dir = (dir_key, parent);
             parent
         };
         let Item {
@@ -303,12 +304,6 @@ impl Builder {
     }
 }
 
-/// A path without its last component.
-fn dir_part(path: &[u8]) -> &[u8] {
-    let at = path.iter().rposition(|b| *b == b'/').unwrap_or(0);
-    path.get(..at).unwrap_or_default()
-}
-
 fn synthetic_dir(time: Timestamp) -> Meta {
     Meta::synthetic(FileKind::Dir, 0o755, 0, time)
 }
@@ -354,5 +349,19 @@ mod tests {
         assert_eq!(meta(a).map(|m| m.link_id), meta(b).map(|m| m.link_id));
         assert_eq!(meta(Some(me)).map(|m| (m.nlink, m.perm)), Some((3, 0o644)));
         assert_eq!(tree.path_of(b.unwrap_or(0)), "home/me/b");
+    }
+
+    #[test]
+    fn a_directory_item_with_a_trailing_slash_is_not_its_own_parent() {
+        let mut builder = Builder::new(Timestamp::EPOCH);
+        builder.add(item("a/b/", FileKind::Dir, Content::Dir));
+        builder.add(item("a/b/x", FileKind::File, Content::Other));
+        let tree = builder.finish();
+        let a = tree.find(0, b"a").unwrap_or(u32::MAX);
+        let b = tree.find(a, b"b").unwrap_or(u32::MAX);
+        let names =
+            |dir| -> Vec<Vec<u8>> { tree.children(dir).iter().map(|(n, _)| n.to_vec()).collect() };
+        assert_eq!(names(a), [b"b".to_vec()]);
+        assert_eq!(names(b), [b"x".to_vec()]);
     }
 }
