@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rmpv::Value;
 
 use super::config::hex;
-use super::crypto::{self, MANIFEST_ID};
+use super::crypto;
 use super::msgpack;
 use super::store::Store;
 use crate::meta::Timestamp;
@@ -22,9 +22,7 @@ pub struct ArchiveRef {
 
 /// The archives of the manifest, oldest first.
 pub fn read_manifest(store: &Store) -> Result<Vec<ArchiveRef>, String> {
-    let packed = store
-        .get(&MANIFEST_ID)
-        .map_err(|e| format!("manifest: {e}"))?;
+    let packed = store.manifest().map_err(|e| format!("manifest: {e}"))?;
     let manifest = msgpack::decode_whole(&packed, "manifest")?;
     if msgpack::get_i64(&manifest, "version") != Some(1) {
         return Err("manifest: unsupported version".into());

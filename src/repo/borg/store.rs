@@ -19,6 +19,15 @@ pub struct Store {
 impl Store {
     /// The verified plaintext of object `id`; the error names the object and what failed.
     pub fn get(&self, id: &[u8; 32]) -> Result<Vec<u8>, String> {
+        self.open(id, crypto::Check::Id)
+    }
+
+    /// The verified plaintext of the manifest, the one object whose id is not its hash.
+    pub fn manifest(&self) -> Result<Vec<u8>, String> {
+        self.open(&crypto::MANIFEST_ID, crypto::Check::Manifest)
+    }
+
+    fn open(&self, id: &[u8; 32], check: crypto::Check) -> Result<Vec<u8>, String> {
         let index = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
         let (segment, offset) = index
             .get(id)
@@ -27,7 +36,7 @@ impl Store {
             .segments
             .read_put(id, segment, offset)
             .map_err(|e| format!("object {}: {e}", short(id)))?;
-        crypto::open_object(&self.key, id, &stored)
+        crypto::open_object(&self.key, id, &stored, check)
             .map_err(|e| format!("object {}: {e}", short(id)))
     }
 

@@ -242,6 +242,13 @@ impl Builder {
 
     /// A later link of `first`: the same data, counted in its link count.
     fn add_link(&mut self, parent: u32, name: &[u8], first: u32) {
+        // A `source` naming a later link, not the first (only a hostile archive does that), still
+        // counts towards the first: every link of a file is one inode with one count.
+        let first = self
+            .entries
+            .get(first as usize)
+            .and_then(|e| e.meta.link_first())
+            .unwrap_or(first);
         let Some(original) = self.entries.get(first as usize) else {
             return;
         };
@@ -363,5 +370,35 @@ mod tests {
             |dir| -> Vec<Vec<u8>> { tree.children(dir).iter().map(|(n, _)| n.to_vec()).collect() };
         assert_eq!(names(a), [b"b".to_vec()]);
         assert_eq!(names(b), [b"x".to_vec()]);
+    }
+
+    #[test]
+    fn a_link_to_a_link_joins_the_first() {
+        let chunks: Arc<[ChunkRef]> = Arc::from([ChunkRef {
+            id: [1; 32],
+            size: 5,
+        }]);
+        let mut builder = Builder::new(Timestamp::EPOCH);
+        builder.add(item("a", FileKind::File, Content::File(chunks)));
+        builder.add(item(
+            "b",
+            FileKind::File,
+            Content::HardlinkTo(b"a".to_vec().into()),
+        ));
+        builder.add(item(
+            "c",
+            FileKind::File,
+            Content::HardlinkTo(b"b".to_vec().into()),
+        ));
+        let tree = builder.finish();
+        let meta = |name: &[u8]| {
+            tree.find(0, name)
+                .and_then(|at| tree.entry(at))
+                .map(|e| e.meta.to_meta())
+        };
+        for name in [&b"a"[..], b"b", b"c"] {
+            assert_eq!(meta(name).map(|m| m.nlink), Some(3), "{name:?}");
+        }
+        assert_eq!(meta(b"a").map(|m| m.link_id), meta(b"c").map(|m| m.link_id));
     }
 }
