@@ -49,7 +49,25 @@ pub fn read_manifest(store: &Store) -> Result<Vec<ArchiveRef>, String> {
         })
         .collect();
     found.sort_by(|a, b| (a.time, &a.name).cmp(&(b.time, &b.name)));
+    unique_names(&mut found);
     Ok(found)
+}
+
+/// Archive names as generation names: borg refuses `/` in them, so one here is a damaged or
+/// hostile manifest's and is shown as `_` (a `/` would nest generations); two archives that come
+/// out with one name (duplicate keys, names that are not UTF-8) get `~2`, `~3` suffixes.
+fn unique_names(archives: &mut [ArchiveRef]) {
+    let mut seen = std::collections::HashSet::new();
+    for archive in archives.iter_mut() {
+        let base = archive.name.replace('/', "_");
+        let mut name = base.clone();
+        let mut n = 1;
+        while !seen.insert(name.clone()) {
+            n += 1;
+            name = format!("{base}~{n}");
+        }
+        archive.name = name;
+    }
 }
 
 /// Verifies the TAM of metadata `value` (packed as `packed`) where it carries one; a missing
@@ -194,5 +212,24 @@ mod tests {
             Some(Timestamp::new(1_795_541_456, 500_000_000))
         );
         assert_eq!(parse_time(b"yesterday"), None);
+    }
+
+    #[test]
+    fn archive_names_are_made_unique_and_flat() {
+        let named = |name: &str| ArchiveRef {
+            name: name.into(),
+            id: [0; 32],
+            time: Timestamp::EPOCH,
+        };
+        let mut archives = vec![
+            named("a"),
+            named("a"),
+            named("x/y"),
+            named("x_y"),
+            named("a~2"),
+        ];
+        unique_names(&mut archives);
+        let names: Vec<&str> = archives.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a", "a~2", "x_y", "x_y~2", "a~2~2"]);
     }
 }
