@@ -69,13 +69,21 @@ fn read_fd(fd: &str) -> Result<Zeroizing<String>, OpenError> {
         if fd < 0 {
             return Err(failed("negative".into()));
         }
-        // SAFETY: the user named this descriptor as one open for genmount to read, and it is read
-        // once and closed here, as borg does with it.
-        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            return Err(failed(format!("{fd} is not an open file descriptor")));
+        }
+        // SAFETY: the descriptor is open, and the user named it as one for genmount to read. It is
+        // read once and then closed, as borg closes it, unless it is stdin, stdout or stderr.
+        let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd) });
         let mut text = String::new();
-        file.take(MAX_PASSPHRASE_BYTES)
-            .read_to_string(&mut text)
-            .map_err(|e| failed(e.to_string()))?;
+        let read = (&mut *file)
+            .take(MAX_PASSPHRASE_BYTES)
+            .read_to_string(&mut text);
+        if fd > 2 {
+            drop(std::mem::ManuallyDrop::into_inner(file));
+        }
+        read.map_err(|e| failed(e.to_string()))?;
         Ok(strip_newline(text))
     }
     #[cfg(not(unix))]
@@ -161,5 +169,13 @@ mod tests {
             Err(OpenError::Credentials(_))
         ));
         Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_descriptor_that_is_not_open_is_an_error_not_an_abort() {
+        assert!(matches!(read_fd("987654"), Err(OpenError::Credentials(_))));
+        assert!(matches!(read_fd("-1"), Err(OpenError::Credentials(_))));
+        assert!(matches!(read_fd("x"), Err(OpenError::Credentials(_))));
     }
 }
