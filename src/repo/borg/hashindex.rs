@@ -43,12 +43,28 @@ impl HashIndex {
         if expected != Some(data.len()) || buckets == 0 || entries > buckets {
             return Err("size does not match its header".into());
         }
-        Ok(HashIndex {
+        let index = HashIndex {
             data,
             buckets,
             bucket_len,
             entries,
-        })
+        };
+        // Lookups probe until an empty bucket: borg keeps a quarter or more of them empty
+        // (rebuilding the table otherwise). A table with almost none would make every lookup
+        // crawl through it, so it is not used: the segments are scanned instead.
+        let empty = (0..buckets)
+            .filter(|&at| {
+                index
+                    .bucket(at)
+                    .is_some_and(|(_, segment, _)| segment == EMPTY)
+            })
+            .count();
+        if empty < (buckets / 16).max(1) {
+            return Err(format!(
+                "only {empty} of {buckets} buckets empty, not as borg writes it"
+            ));
+        }
+        Ok(index)
     }
 
     pub fn len(&self) -> usize {
@@ -143,5 +159,12 @@ mod tests {
         huge[12..16].copy_from_slice(&i32::MAX.to_le_bytes());
         assert!(HashIndex::parse(huge).is_err());
         assert!(HashIndex::parse(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_table_without_empty_buckets_is_not_used() {
+        let full: Vec<_> = (0..4).map(|i| (key(i, i), 0, 8)).collect();
+        assert!(HashIndex::parse(build(4, &full)).is_err());
+        assert!(HashIndex::parse(build(4, &full[..3])).is_ok());
     }
 }
