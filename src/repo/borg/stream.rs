@@ -6,8 +6,9 @@ use std::sync::mpsc::sync_channel;
 use super::msgpack::{self, DecodeError};
 use super::store::Store;
 
-/// One item larger than this is damage, not metadata (borg's items are far smaller).
-const MAX_PENDING: usize = 64 << 20;
+/// One item larger than this is damage, not metadata: a file's item lists its chunks, about 50
+/// bytes each, so this is a file of some five million chunks (terabytes).
+const MAX_PENDING: usize = 256 << 20;
 /// Chunks opened ahead of the decoding (borg's item chunks are some hundred KiB).
 const AHEAD: usize = 4;
 
@@ -44,15 +45,24 @@ fn decode_all(
     each: &mut dyn FnMut(rmpv::Value),
 ) -> Result<(), String> {
     let mut pending: Vec<u8> = Vec::new();
+    // An item that spans chunks is decoded again from its start at every try: the next try waits
+    // until what is pending has doubled, so a huge item (a file of a million chunks) costs a few
+    // decodes, not one per chunk.
+    let mut retry_at = 0;
     for chunk in chunks {
         pending.extend_from_slice(&chunk.map_err(|e| format!("item metadata: {e}"))?);
+        if pending.len() < retry_at {
+            continue;
+        }
         let used = decode_complete(&pending, each)?;
         pending.drain(..used.min(pending.len()));
         if pending.len() > MAX_PENDING {
             return Err("item metadata: an item larger than any borg writes".into());
         }
+        retry_at = pending.len().saturating_mul(2);
     }
-    if !pending.is_empty() {
+    let used = decode_complete(&pending, each)?;
+    if used < pending.len() {
         return Err("item metadata: the stream ends inside an item".into());
     }
     Ok(())
@@ -107,6 +117,22 @@ mod tests {
         );
         let cut = [Ok(packed[..packed.len() - 1].to_vec())];
         assert!(decode_all(cut.into_iter(), &mut |_| {}).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn an_item_over_a_thousand_chunks_decodes_whole() -> Result<(), String> {
+        // One item, {"path": <100,000 bytes>}, cut into 1,000 chunks of 100 bytes.
+        let mut packed = vec![0x81, 0xa4];
+        packed.extend(b"path");
+        packed.push(0xc6); // bin 32
+        packed.extend(100_000u32.to_be_bytes());
+        packed.extend(std::iter::repeat_n(b'x', 100_000));
+        let chunks: Vec<Result<Vec<u8>, String>> =
+            packed.chunks(100).map(|c| Ok(c.to_vec())).collect();
+        let mut items = 0;
+        decode_all(chunks.into_iter(), &mut |_| items += 1)?;
+        assert_eq!(items, 1);
         Ok(())
     }
 }
