@@ -41,17 +41,32 @@ fn run_command(command: &str) -> Result<Zeroizing<String>, OpenError> {
     let failed = |why: String| OpenError::Credentials(format!("BORG_PASSCOMMAND failed: {why}"));
     let words = shell_words(command).ok_or_else(|| failed("unbalanced quotes".into()))?;
     let (program, args) = words.split_first().ok_or_else(|| failed("empty".into()))?;
-    let output = std::process::Command::new(program)
+    let mut child = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::inherit())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
         .map_err(|e| failed(e.to_string()))?;
-    if !output.status.success() {
-        return Err(failed(output.status.to_string()));
+    // Read with a bound: a command that prints a whole file is a mistake, not a passphrase.
+    let mut stdout = Vec::new();
+    let read = child.stdout.take().map(|out| {
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(out, MAX_PASSPHRASE_BYTES + 1),
+            &mut stdout,
+        )
+    });
+    let status = child.wait().map_err(|e| failed(e.to_string()))?;
+    if let Some(Err(err)) = read {
+        return Err(failed(err.to_string()));
     }
-    let text =
-        String::from_utf8(output.stdout).map_err(|_| failed("output is not UTF-8".into()))?;
+    if !status.success() {
+        return Err(failed(status.to_string()));
+    }
+    if stdout.len() as u64 > MAX_PASSPHRASE_BYTES {
+        return Err(failed("its output is too long for a passphrase".into()));
+    }
+    let text = String::from_utf8(stdout).map_err(|_| failed("output is not UTF-8".into()))?;
     Ok(strip_newline(text))
 }
 
