@@ -173,16 +173,6 @@ fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> Fixtu
     fixture
 }
 
-fn generation_names(mnt: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(mnt)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "latest" && n != ".pid")
-        .collect();
-    names.sort();
-    names
-}
-
 /// Every file of the repository with its bytes.
 fn repository_files(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walk(repo)

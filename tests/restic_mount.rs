@@ -94,16 +94,6 @@ fn add_nested_counts(src: &Path) {
     }
 }
 
-fn generation_names(mnt: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(mnt)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "latest" && n != ".pid")
-        .collect();
-    names.sort();
-    names
-}
-
 /// Every file of the repository except locks, with its bytes.
 fn repository_files(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walk(repo)

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::fmt::Write;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use super::listing::{Item, Listed};
 use crate::meta::FileKind;
@@ -238,11 +238,6 @@ fn human_size(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
-}
-
-/// The text of `utf8_percent_encode` for a `&str` (used by the adapter for `Content-Disposition`).
-pub fn encode_text(text: &str) -> String {
-    utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 #[cfg(test)]

@@ -633,3 +633,14 @@ pub fn restic_args<'a>(
         cache.as_os_str(),
     ]
 }
+
+/// The generations a mount's root shows, sorted: its entries without `latest` and `.pid`.
+pub fn generation_names(mnt: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(mnt)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "latest" && n != ".pid")
+        .collect();
+    names.sort();
+    names
+}
