@@ -21,6 +21,7 @@ const BORG: Rules = Rules {
     dir_sizes: false,
     blocks: false,
     atimes: true,
+    dir_links: true,
 };
 
 /// A borg repository of `src/`, with what `src/` held at each backup.

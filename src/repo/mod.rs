@@ -61,6 +61,12 @@ pub trait Repository: Send + Sync + 'static {
     /// it stores safe and unique (`names::safe_listing`), and nothing above it changes them.
     fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError>;
 
+    /// The entries of a directory for a walk over a whole generation (measuring its size): a
+    /// backend that caches listings reads this one without pushing out what users look at.
+    fn list_passing(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
+        self.list(dir)
+    }
+
     /// One entry of a directory by its shown name. The default lists the directory.
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
         self.list(dir)?

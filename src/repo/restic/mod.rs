@@ -1,5 +1,5 @@
 //! The restic backend: every snapshot of a restic repository is a generation. The index comes
-//! through rustic_core, generations from `catalogue`, listings from `trees`, bytes from `blobs`.
+//! through rustic_core, generations from `catalogue`, listings from `treeread` (cached by `trees`), bytes from `blobs`.
 
 mod blobs;
 mod catalogue;
@@ -13,6 +13,7 @@ mod packgate;
 pub mod password;
 mod prefetch;
 mod salvage;
+mod treeread;
 mod trees;
 
 pub use catalogue::SnapshotFilter;
@@ -34,9 +35,9 @@ use self::catalogue::Catalogue;
 use self::handle::ResticHandle;
 use self::location::{classify, one_line};
 use self::lock::ResticLock;
-use self::packgate::PackGate;
 use self::password::PasswordSource;
-use self::trees::{TreeListing, Trees};
+use self::treeread::TreeSource;
+use self::trees::TreeListing;
 use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
 use crate::meta::{FileKind, Meta, Node};
@@ -95,11 +96,9 @@ pub struct ResticRepo {
     key: rustic_core::repofile::MasterKey,
     filter: SnapshotFilter,
     template: String,
-    loaded: RwLock<Arc<Loaded>>,
     catalogue: RwLock<Arc<Catalogue>>,
-    trees: Trees,
-    /// The first read of each tree pack, one thread at a time (see `packgate`).
-    first_loads: PackGate,
+    /// The index, and the trees read through it.
+    trees: Arc<TreeSource>,
     store: Arc<BlobStore>,
     cache_size: u64,
     prefetcher: prefetch::Prefetcher,
@@ -180,17 +179,17 @@ impl ResticRepo {
             key,
             filter: opts.filter.clone(),
             template: opts.template.clone(),
-            loaded: RwLock::new(Arc::new(loaded)),
             catalogue: RwLock::new(Arc::new(Catalogue::empty())),
-            trees: Trees::new(),
-            first_loads: PackGate::new(!opts.no_cache),
+            trees: TreeSource::new(loaded, &opts.location, !opts.no_cache),
             store,
             cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             lock: std::sync::Mutex::new(lock),
             salvager: opts.allow_damaged.then(salvage::Salvager::default),
         };
-        let snapshots = read(&repo.loaded)
+        let snapshots = repo
+            .trees
+            .loaded()
             .repo
             .get_all_snapshots()
             .map_err(|e| classify(&e, &repo.shown, &repo.location))?;
@@ -205,27 +204,11 @@ impl ResticRepo {
 
     /// The listing of tree `id`, from the tree cache or read from the repository.
     fn tree(&self, id: TreeId) -> Result<Arc<TreeListing>, RepoError> {
-        self.trees.get(id, &|id| self.read_tree(id))
-    }
-
-    fn read_tree(&self, id: TreeId) -> Result<Vec<rustic_core::repofile::Node>, RepoError> {
-        let loaded = read(&self.loaded);
-        let pack = loaded
-            .repo
-            .get_index_entry(&id)
-            .ok()
-            .map(|entry| entry.pack);
-        let tree = self.first_loads.read(pack, || {
-            loaded
-                .repo
-                .get_tree(&id)
-                .map_err(|err| self.damaged(&format!("tree {id}"), &err))
-        })?;
-        Ok(tree.nodes)
+        self.trees.listing(id)
     }
 
     fn refresh_index(&self) -> Result<(), RepoError> {
-        let current = read(&self.loaded);
+        let current = self.trees.loaded();
         let ids: BTreeSet<IndexId> = current
             .repo
             .list::<IndexId>()
@@ -244,7 +227,7 @@ impl ResticRepo {
             false,
         )
         .map_err(|err| RepoError::Damaged(err.to_string()))?;
-        write(&self.loaded, Arc::new(fresh));
+        write(&self.trees.loaded, Arc::new(fresh));
         Ok(())
     }
 }
@@ -291,7 +274,9 @@ impl Repository for ResticRepo {
     fn refresh(&self) -> Result<(), RepoError> {
         self.refresh_index()?;
         let current = read(&self.catalogue).snapshots.clone();
-        let snapshots = read(&self.loaded)
+        let snapshots = self
+            .trees
+            .loaded()
             .repo
             .update_all_snapshots(current)
             .map_err(|e| self.damaged("snapshots", &e))?;
@@ -311,6 +296,11 @@ impl Repository for ResticRepo {
     fn list(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
         let tree = dir.subtree().ok_or(RepoError::NotDir)?;
         Ok(self.tree(tree)?.entries.clone())
+    }
+
+    fn list_passing(&self, dir: &Self::Handle) -> Result<Listing<Self::Handle>, RepoError> {
+        let tree = dir.subtree().ok_or(RepoError::NotDir)?;
+        Ok(self.trees.passing_listing(tree)?.entries.clone())
     }
 
     fn lookup(&self, dir: &Self::Handle, name: &[u8]) -> Result<Node<Self::Handle>, RepoError> {
@@ -353,7 +343,7 @@ impl Repository for ResticRepo {
         let handle::Content::File { blobs, name } = &file.handle.content else {
             return Err(RepoError::NotFound);
         };
-        let located = FileBlobs::locate(&read(&self.loaded).repo, blobs).map_err(|id| {
+        let located = FileBlobs::locate(&self.trees.loaded().repo, blobs).map_err(|id| {
             RepoError::Damaged(format!("file {name}: blob {id} is not in the index"))
         })?;
         Ok(ResticReader {

@@ -2,8 +2,8 @@
 //! downloading the whole pack and writing it through a temporary file named after the pack: threads
 //! that miss the same pack at once each download it again and race on that one file ("Failed to
 //! move" in the log), and a reader can meanwhile find the pack file half written (a tree read then
-//! fails as damaged). Sibling trees share packs and genmount reads them on several threads (link
-//! counts, the kernel's threads, the statfs walk), so the first read of a pack goes alone and the
+//! fails as damaged). Sibling trees share packs and genmount reads them on several threads (read-ahead
+//! workers, the kernel's threads, the statfs walk), so the first read of a pack goes alone and the
 //! others wait for it, then read from the complete cache file.
 
 use quick_cache::sync::Cache;

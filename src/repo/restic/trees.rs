@@ -1,14 +1,13 @@
 //! The tree cache: restic trees decoded into listings with safe, unique names, kept by tree id, and
-//! each directory's link count worked out from the subdirectories it holds (restic records none).
+//! each directory's link count given where its tree has been read (restic records none).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use quick_cache::sync::Cache;
 use rustic_core::TreeId;
 use rustic_core::repofile::Node as ResticNode;
 
-use super::handle::ResticHandle;
+use super::handle::{Content, ResticHandle};
 use super::node;
 use crate::error::RepoError;
 use crate::meta::{FileKind, Node, Timestamp};
@@ -17,15 +16,11 @@ use crate::repo::Listing;
 
 /// Trees kept decoded in memory; each is a directory's listing.
 const TREE_CACHE_ENTRIES: usize = 4096;
-/// The directory entries those trees may hold in all (about 200 bytes each): a few huge directories
-/// cannot make the cache grow without bound.
-const TREE_CACHE_WEIGHT: u64 = 500_000;
-/// Entries of listings read only to count subdirectories, kept until their directory is entered.
-const COUNTED_WEIGHT: u64 = 200_000;
-/// Trees read side by side to count subdirectories: most of the time goes to waiting on the disk.
-const COUNTERS: usize = 8;
-/// A listing with fewer subdirectories than this per counter counts them on its own thread.
-const TREES_PER_COUNTER: usize = 16;
+/// The bytes those listings may hold in all: the cache is bounded by what it costs, not by how many
+/// trees it holds, so a few huge directories cannot make it grow without bound.
+const TREE_CACHE_BYTES: u64 = 16 << 20;
+/// Subdirectory counts remembered (a few bytes each).
+const SUBDIR_COUNTS: usize = 1 << 20;
 
 /// Reads the nodes of a tree from the repository.
 pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<Vec<ResticNode>, RepoError> + Sync);
@@ -34,6 +29,8 @@ pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<Vec<ResticNode>, RepoError
 pub struct TreeListing {
     pub entries: Listing<ResticHandle>,
     by_name: Vec<u32>,
+    /// What the listing holds in memory, about: its weight in the cache.
+    bytes: u64,
 }
 
 impl TreeListing {
@@ -51,10 +48,25 @@ impl TreeListing {
         let entries = names::safe_listing(raw, tree);
         let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
         by_name.sort_by(|a, b| entries[*a as usize].0.cmp(&entries[*b as usize].0));
+        let bytes = entries
+            .iter()
+            .map(|(name, node)| entry_bytes(name, node))
+            .sum();
         TreeListing {
             entries: entries.into(),
             by_name,
+            bytes,
         }
+    }
+
+    /// How many of the entries are directories.
+    fn subdirs(&self) -> u32 {
+        let dirs = self
+            .entries
+            .iter()
+            .filter(|(_, node)| node.meta.kind == FileKind::Dir)
+            .count();
+        u32::try_from(dirs).unwrap_or(u32::MAX)
     }
 
     pub fn find(&self, name: &[u8]) -> Option<&Node<ResticHandle>> {
@@ -69,126 +81,188 @@ impl TreeListing {
     }
 }
 
-/// Weighs a cached listing by its entries.
+/// Weighs a cached listing by the bytes it holds.
 #[derive(Clone)]
-struct ByEntries;
+struct ByBytes;
 
-impl quick_cache::Weighter<TreeId, Arc<TreeListing>> for ByEntries {
+impl quick_cache::Weighter<TreeId, Arc<TreeListing>> for ByBytes {
     fn weight(&self, _tree: &TreeId, listing: &Arc<TreeListing>) -> u64 {
-        listing.entries.len() as u64 + 1
+        listing.bytes
     }
 }
 
-/// Decoded trees, and the subdirectory counts that give directories their link count.
+/// Decoded trees, and what is known of each tree's subdirectory count.
 pub struct Trees {
-    listings: Cache<TreeId, Arc<TreeListing>, ByEntries>,
-    /// How many subdirectories each tree has.
+    listings: Cache<TreeId, Arc<TreeListing>, ByBytes>,
+    /// How many subdirectories each tree read so far has: a directory whose tree was read shows its
+    /// true link count; one whose tree was not read shows 1, as btrfs does, rather than read every
+    /// child's tree just to count (a second of a 3,000-folder listing, and its memory).
     subdirs: Cache<TreeId, u32>,
-    /// Listings read to count subdirectories, until `get` takes them.
-    counted: Cache<TreeId, Arc<TreeListing>, ByEntries>,
 }
 
 impl Trees {
     pub fn new() -> Trees {
         Trees {
-            listings: Cache::with_weighter(TREE_CACHE_ENTRIES, TREE_CACHE_WEIGHT, ByEntries),
-            subdirs: Cache::new(TREE_CACHE_ENTRIES * 16),
-            counted: Cache::with_weighter(TREE_CACHE_ENTRIES, COUNTED_WEIGHT, ByEntries),
+            listings: listings_cache(),
+            subdirs: Cache::new(SUBDIR_COUNTS),
         }
     }
 
-    /// The listing of tree `id`, its subdirectories' link counts worked out.
+    /// The listing of tree `id`, with the link counts of its subdirectories that are known.
     pub fn get(&self, id: TreeId, read: ReadTree<'_>) -> Result<Arc<TreeListing>, RepoError> {
-        self.listings.get_or_insert_with(&id, || {
-            let counted = self.counted.remove(&id);
-            let mut listing = match counted.and_then(|(_, listing)| Arc::try_unwrap(listing).ok()) {
-                Some(listing) => listing,
-                None => read_listing(id, read)?,
-            };
-            let uncounted =
-                |node: &Node<ResticHandle>| node.handle.subtree().filter(|_| node.meta.nlink <= 2);
-            let subtrees: Vec<TreeId> = listing
-                .entries
-                .iter()
-                .filter_map(|(_, node)| uncounted(node))
-                .collect();
-            let mut counts = self.subdir_counts(&subtrees, read).into_iter();
-            // Just read or taken back from `counted`, so nobody else holds the entries: no copy.
-            let mut entries = Arc::get_mut(&mut listing.entries).map(|e| e.iter_mut());
-            for (_, node) in entries.iter_mut().flatten() {
-                if uncounted(node).is_some() {
-                    // A damaged subtree fails when it is entered, not its parent's listing.
-                    let count = counts.next().flatten().unwrap_or(0);
-                    node.meta.nlink = count.saturating_add(2);
-                }
-            }
-            Ok(Arc::new(listing))
-        })
+        self.listings
+            .get_or_insert_with(&id, || self.read(id, read).map(Arc::new))
     }
 
-    /// The subdirectory counts of `ids` (`None` where a tree cannot be read), several trees read
-    /// at a time: a directory of 1,000 folders took 370 ms to list one tree after another.
-    fn subdir_counts(&self, ids: &[TreeId], read: ReadTree<'_>) -> Vec<Option<u32>> {
-        let threads = ids.len().div_ceil(TREES_PER_COUNTER).min(COUNTERS);
-        if threads <= 1 {
-            return ids
-                .iter()
-                .map(|id| self.subdir_count(*id, read).ok())
-                .collect();
+    /// The listing of tree `id` for a walk over a whole generation: from the cache where it is
+    /// there, otherwise read and not kept, so that the walk does not push out what users look at.
+    pub fn get_passing(
+        &self,
+        id: TreeId,
+        read: ReadTree<'_>,
+    ) -> Result<Arc<TreeListing>, RepoError> {
+        match self.listings.peek(&id) {
+            Some(listing) => Ok(listing),
+            None => self.read(id, read).map(Arc::new),
         }
-        let next = AtomicUsize::new(0);
-        let count_some = || {
-            let mut found = Vec::new();
-            loop {
-                let at = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = ids.get(at) else {
-                    return found;
-                };
-                found.push((at, self.subdir_count(*id, read).ok()));
-            }
-        };
-        let mut counts = vec![None; ids.len()];
-        let mut keep = |found: Vec<(usize, Option<u32>)>| {
-            for (at, count) in found {
-                if let Some(slot) = counts.get_mut(at) {
-                    *slot = count;
-                }
-            }
-        };
-        std::thread::scope(|scope| {
-            // This thread counts too, so that all gets counted even if no helper can be started.
-            let helpers: Vec<_> = (1..threads)
-                .filter_map(|_| {
-                    std::thread::Builder::new()
-                        .spawn_scoped(scope, count_some)
-                        .ok()
-                })
-                .collect();
-            keep(count_some());
-            for helper in helpers {
-                keep(helper.join().unwrap_or_default());
-            }
-        });
-        counts
     }
 
-    /// The number of directories in a tree, which makes a directory's link count as on disk. The
-    /// listing read for it is kept for `get`: a directory listed is usually entered next.
-    fn subdir_count(&self, id: TreeId, read: ReadTree<'_>) -> Result<u32, RepoError> {
-        self.subdirs.get_or_insert_with(&id, || {
-            let listing = read_listing(id, read)?;
-            let dirs = listing
-                .entries
-                .iter()
-                .filter(|(_, node)| node.meta.kind == FileKind::Dir)
-                .count();
-            self.counted.insert(id, Arc::new(listing));
-            Ok(u32::try_from(dirs).unwrap_or(u32::MAX))
-        })
+    fn read(&self, id: TreeId, read: ReadTree<'_>) -> Result<TreeListing, RepoError> {
+        let mut listing = read_listing(id, read)?;
+        self.subdirs.insert(id, listing.subdirs());
+        // Just read, so nobody else holds the entries: no copy.
+        let entries = Arc::get_mut(&mut listing.entries).into_iter().flatten();
+        for (_, node) in entries {
+            // restic records no link count for directories (meta_of gives them 2).
+            if let Some(tree) = node.handle.subtree().filter(|_| node.meta.nlink <= 2) {
+                node.meta.nlink = self.subdirs.get(&tree).map_or(1, |n| n.saturating_add(2));
+            }
+        }
+        Ok(listing)
+    }
+}
+
+/// The listings' cache. Trees read ahead of a walk enter it before the walk asks for them: its
+/// part for new entries must hold the read-ahead window (with the default 3%, split over shards,
+/// trees read ahead were dropped before use, and a `find` read them all twice).
+fn listings_cache() -> Cache<TreeId, Arc<TreeListing>, ByBytes> {
+    let options = quick_cache::OptionsBuilder::new()
+        .estimated_items_capacity(TREE_CACHE_ENTRIES)
+        .weight_capacity(TREE_CACHE_BYTES)
+        .hot_allocation(0.5)
+        .shards(1)
+        .build();
+    match options {
+        Ok(options) => Cache::with_options(
+            options,
+            ByBytes,
+            quick_cache::DefaultHashBuilder::default(),
+            quick_cache::sync::DefaultLifecycle::default(),
+        ),
+        Err(_) => Cache::with_weighter(TREE_CACHE_ENTRIES, TREE_CACHE_BYTES, ByBytes),
     }
 }
 
 /// A tree's entries as stored, before directory link counts are worked out.
 fn read_listing(id: TreeId, read: ReadTree<'_>) -> Result<TreeListing, RepoError> {
     Ok(TreeListing::of(read(id)?, &id.to_string()))
+}
+
+/// What one entry of a listing costs in memory, about: the entry, its name, and what its handle
+/// holds on the heap.
+fn entry_bytes(name: &[u8], node: &Node<ResticHandle>) -> u64 {
+    let heap = match &node.handle.content {
+        Content::File { blobs, name } => {
+            blobs.len() * size_of::<rustic_core::DataId>() + name.len()
+        }
+        Content::Link(target) => target.len(),
+        Content::Dir(_) | Content::Other => 0,
+    };
+    let xattrs = node.handle.xattrs.as_deref().map_or(0, |x| {
+        x.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>()
+    });
+    // Each of the name, the blob list and the log name is an allocation of its own, with its
+    // allocator overhead and (for the `Arc`s) counts.
+    let overhead = 3 * 32;
+    let total = size_of::<(Vec<u8>, Node<ResticHandle>)>()
+        + size_of::<u32>()
+        + name.len()
+        + heap
+        + xattrs
+        + overhead;
+    total as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::ffi::OsStr;
+    use std::sync::Mutex;
+
+    use rustic_core::repofile::{Metadata, Node as ResticNode, NodeType};
+
+    use super::*;
+
+    fn dir(name: &str, tree: TreeId) -> ResticNode {
+        let mut node = ResticNode::new_node(OsStr::new(name), NodeType::Dir, Metadata::default());
+        node.subtree = Some(tree);
+        node
+    }
+
+    fn id(hex: char) -> TreeId {
+        hex.to_string().repeat(64).parse().unwrap_or_default()
+    }
+
+    /// parent (a) holds `child` (b) and a file; b holds two directories (c, d).
+    struct Repo {
+        trees: HashMap<TreeId, Vec<ResticNode>>,
+        reads: Mutex<Vec<TreeId>>,
+    }
+
+    impl Repo {
+        fn new() -> Repo {
+            let file = ResticNode::new_node(OsStr::new("f"), NodeType::File, Metadata::default());
+            let trees = HashMap::from([
+                (id('a'), vec![dir("child", id('b')), file]),
+                (id('b'), vec![dir("c", id('c')), dir("d", id('d'))]),
+            ]);
+            Repo {
+                trees,
+                reads: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn read(&self, tree: TreeId) -> Result<Vec<ResticNode>, RepoError> {
+            self.reads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tree);
+            self.trees.get(&tree).cloned().ok_or(RepoError::NotFound)
+        }
+
+        fn child_nlink(&self, trees: &Trees) -> Result<u32, RepoError> {
+            let listing = trees.get(id('a'), &|t| self.read(t))?;
+            Ok(listing.find(b"child").map_or(0, |node| node.meta.nlink))
+        }
+    }
+
+    #[test]
+    fn a_listing_reads_no_child_tree_and_shows_unknown_counts_as_one() -> Result<(), RepoError> {
+        let repo = Repo::new();
+        assert_eq!(repo.child_nlink(&Trees::new())?, 1);
+        assert_eq!(
+            *repo.reads.lock().unwrap_or_else(|p| p.into_inner()),
+            [id('a')]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_whose_tree_was_read_shows_its_true_count() -> Result<(), RepoError> {
+        let repo = Repo::new();
+        let trees = Trees::new();
+        trees.get(id('b'), &|t| repo.read(t))?;
+        assert_eq!(repo.child_nlink(&trees)?, 4, "2 + its two subdirectories");
+        Ok(())
+    }
 }
