@@ -230,12 +230,13 @@ class Plain:
 @dataclass
 class Daemon:
     """A FUSE daemon. `command(cfg, cache)` gives its arguments (it mounts on cfg.mnt and stays in the
-    foreground); the data appears at cfg.mnt / `root`; `stop_signal` makes it unmount and exit."""
+    foreground); the data appears at cfg.mnt / `root`; `stop_signal` makes it unmount and exit (None:
+    `fusermount3 -u` does)."""
     key: str
     label: str
     command: object
     root: str
-    stop_signal: int
+    stop_signal: int | None
     env: dict = field(default_factory=dict)
 
     @contextlib.contextmanager
@@ -279,7 +280,11 @@ class Daemon:
     def stop(self, cfg, s):
         """Unmounts the way a user would (the daemon's own signal), and forcibly if that hangs."""
         if s.proc.poll() is None:
-            s.proc.send_signal(self.stop_signal)
+            if self.stop_signal is None:  # `borg umount` is this: the daemon exits once unmounted
+                subprocess.run(["fusermount3", "-u", str(cfg.mnt)], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            else:
+                s.proc.send_signal(self.stop_signal)
             try:
                 s.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
