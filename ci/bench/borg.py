@@ -10,7 +10,7 @@ from . import dataset
 from .common import PASSWORD, Daemon, run
 from .dataset import BIG_RANDOM
 from .measure import Measure, find_count, first_byte, ls_lr, read_all_files, run_all, sequential_read
-from .report import Part, fmt, target_met, versus
+from .report import Part, pair_rows, specs_of
 
 TITLE = "borg: genmount against `borg mount`"
 ARCHIVE = "bench"
@@ -71,13 +71,7 @@ def run_section(cfg):
                Daemon("borg", "borg mount", borg_mount, ARCHIVE, None, env)]
     all_measures = measures(cfg)
     results = run_all(cfg, "borg", targets, all_measures)
-    rss = Measure("rss", "daemon peak RSS", "MiB", False, None)
-    rows = []
-    for m in all_measures + [rss]:
-        g, b = results.median("genmount", m.key), results.median("borg", m.key)
-        goal = target_met(g, b, m.higher_is_better, GOALS[m.key]) if m.key in GOALS else ""
-        rows.append([f"{m.label} ({m.unit})", fmt(g, m.unit), fmt(b, m.unit),
-                     versus(g, b, m.higher_is_better), goal])
+    rows = pair_rows(results, "borg", specs_of(all_measures, GOALS))
     repo_mib = dataset.total_size(repo.rglob("*")) / 2**20
     return Part(
         title=TITLE,

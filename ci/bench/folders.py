@@ -9,7 +9,7 @@ from . import dataset
 from .common import Daemon, Plain, run
 from .dataset import BIG_COMPRESSIBLE, BIG_RANDOM
 from .measure import Measure, copy_out, read_all_files, run_all, sequential_read
-from .report import Part, fmt, target_met, versus
+from .report import Part, pair_rows, specs_of
 
 TITLE = "snapshot folders: genmount against the disk"
 GENERATION = "2026-12-01"  # a dated name, as rsnapshot or `date +%F` would give
@@ -58,12 +58,8 @@ def run_section(cfg):
                Plain("disk", "disk", folders / GENERATION)]
     all_measures = measures(sizes["small_bytes"])
     results = run_all(cfg, "folders", targets, all_measures)
-    rows = []
-    for m in all_measures:
-        g, d = results.median("genmount", m.key), results.median("disk", m.key)
-        rows.append([f"{m.label} ({m.unit})", fmt(g, m.unit), fmt(d, m.unit),
-                     versus(g, d, m.higher_is_better), target_met(g, d, m.higher_is_better, GOALS[m.key])])
-    rows.append(["daemon peak RSS (MiB)", fmt(results.median("genmount", "rss"), "MiB"), "", "", ""])
+    # The disk has no daemon: its RSS cell stays empty.
+    rows = pair_rows(results, "disk", specs_of(all_measures, GOALS))
     return Part(
         title=TITLE,
         intro=[f"Data set: the restic section's source tree ({dataset.describe_source(cfg, sizes)}) as "

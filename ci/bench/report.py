@@ -56,6 +56,23 @@ def target_met(mine, other, higher_is_better, goal):
     return f"≥{goal}: {'yes' if float(text) >= goal else 'no'}"
 
 
+def pair_rows(results, other, specs):
+    """Rows of genmount against one other target: label, both medians, the oriented ratio and the
+    issue's goal for it. specs: (results key, label, unit, higher is better, goal or None)."""
+    rows = []
+    for key, label, unit, higher, goal in specs:
+        g, o = results.median("genmount", key), results.median(other, key)
+        rows.append([f"{label} ({unit})", fmt(g, unit), fmt(o, unit), versus(g, o, higher),
+                     target_met(g, o, higher, goal) if goal else ""])
+    return rows
+
+
+def specs_of(measures, goals, rss=True):
+    """pair_rows' specs of `measures`, with their goals (key -> goal), then the daemon's peak RSS."""
+    specs = [(m.key, m.label, m.unit, m.higher_is_better, goals.get(m.key)) for m in measures]
+    return specs + ([("rss", "daemon peak RSS", "MiB", False, goals.get("rss"))] if rss else [])
+
+
 def markdown_table(header, rows):
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
 

@@ -10,7 +10,7 @@ from . import dataset
 from .common import is_mounted, run, wait_until
 from .dataset import FILES_PER_DIR
 from .measure import Measure, find_count, ls_lr, run_all
-from .report import Part, fmt, target_met, versus
+from .report import Part, pair_rows
 from .restic import restic_args, restic_targets
 
 TITLE = "scale: many tiny files, genmount against `restic mount`"
@@ -75,11 +75,7 @@ def run_section(cfg):
     src, repo = cfg.dir / "scale-src", cfg.dir / "scale-repo"
     ensure_repo(cfg, src, repo)
     results = run_all(cfg, "scale", restic_targets(cfg, repo), MEASURES)
-    rows = []
-    for key, label, unit, higher, goal in ROWS:
-        g, r = results.median("genmount", key), results.median("restic", key)
-        rows.append([f"{label} ({unit})", fmt(g, unit), fmt(r, unit), versus(g, r, higher),
-                     target_met(g, r, higher, goal) if goal else ""])
+    rows = pair_rows(results, "restic", ROWS)
     dirs = dataset.tree_dirs(cfg.scale_n)
     repo_mib = dataset.total_size(repo.rglob("*")) / 2**20
     return Part(
