@@ -36,7 +36,7 @@ def measures(small_bytes):
                 lambda cfg, s: sequential_read(s.root / BIG_COMPRESSIBLE, cfg.big_bytes)),
         Measure("small_files", "read all small files", "s", False,
                 lambda cfg, s: read_all_files(s.root / "small", cfg.small)),
-        Measure("cp_small", "copy out the small-file folder (cp -r)", "s", False,
+        Measure("cp_small", "cp -r of the small-file folder", "s", False,
                 lambda cfg, s: copy_out(cfg, s.root / "small", cfg.out / "small", cfg.small, small_bytes)),
     ]
 

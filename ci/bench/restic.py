@@ -77,11 +77,11 @@ def measures(cfg, repo, small_bytes):
                 only=mounts),
         Measure("first_byte", "mount start to first byte", "s", False,
                 lambda cfg, s: first_byte(cfg, s, BIG_RANDOM), cold_start=True, only=mounts),
-        Measure("cp_small", "copy out the small-file folder", "s", False,
+        Measure("cp_small", "cp -r of the small-file folder", "s", False,
                 lambda cfg, s: copy_out(cfg, s.root / "small", cfg.out / "small", cfg.small, small_bytes),
                 per_target={"restore": lambda cfg, s: restore(cfg, s, repo, "small", cfg.small,
                                                               small_bytes)}),
-        Measure("cp_big", "copy out the big random file", "s", False,
+        Measure("cp_big", "cp of the big random file", "s", False,
                 lambda cfg, s: copy_out(cfg, s.root / BIG_RANDOM, cfg.out / BIG_RANDOM, 1, cfg.big_bytes),
                 per_target={"restore": lambda cfg, s: restore(cfg, s, repo, BIG_RANDOM, 1,
                                                               cfg.big_bytes)}),
@@ -112,7 +112,7 @@ def rows(results, all_measures):
             source = fmt(results.median("limit", LIMITS_OF[m.key]), "MB/s")
             packs = fmt(results.median("limit", "packs"), "MB/s")
             of_packs = ratio(g, results.median("limit", "packs"))
-        has_restore = m.key in ("cp_small", "cp_big")
+        has_restore = "restore" in m.per_target
         out.append([f"{m.label} ({m.unit})", fmt(g, m.unit), fmt(r, m.unit),
                     fmt(rr, m.unit) if has_restore else "", versus(g, r, m.higher_is_better),
                     versus(g, rr, m.higher_is_better) if has_restore else "", goals,
