@@ -22,7 +22,8 @@ command -v restic >/dev/null || missing+=(restic)
 command -v fusermount3 >/dev/null || missing+=(fuse3)
 command -v python3 >/dev/null || missing+=(python3)
 # The borg section needs borg 1.x, and `borg mount` needs llfuse or pyfuse3 in borg's own Python.
-case ",${BENCH_SECTIONS:-borg}," in
+sections=${BENCH_SECTIONS:-borg}
+case ",${sections// /}," in
 *,borg,*)
     if ! command -v borg >/dev/null; then
         missing+=(borgbackup python3-llfuse)

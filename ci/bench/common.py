@@ -318,6 +318,7 @@ def prepare_dir(cfg):
         sys.exit(f"bench: {cfg.dir} is not empty and not a benchmark directory; choose another BENCH_DIR")
     cfg.dir.mkdir(parents=True, exist_ok=True)
     own.touch()
+    (cfg.dir / "dataset.json").unlink(missing_ok=True)  # ci/bench.py's marker, before the sections
     ensure_unmounted(cfg.mnt)  # a mount left by an earlier, killed run
     cfg.mnt.mkdir(exist_ok=True)
     fresh_dir(cfg.logs)
