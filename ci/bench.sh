@@ -53,5 +53,5 @@ else
 fi
 export GENMOUNT_BIN
 
-export PYTHONPATH="$PWD/ci${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/ci${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the checkout
 exec python3 -m bench "$@"
