@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # genmount's performance benchmark, the entry point: as root on a fresh Debian machine, installs what
 # the benchmark needs, builds genmount (unless GENMOUNT_BIN names a binary to use), then hands over to
-# ci/bench.py, which makes the data set, measures genmount against `restic mount` and writes
-# ci/bench-results.md. Every setting is an environment variable; see `python3 ci/bench.py --help`.
+# the Python package ci/bench/ (`python3 -m bench`), which makes the data sets, measures genmount
+# against `restic mount`, `restic restore`, the disk and `borg mount` in sections (BENCH_SECTIONS) and
+# writes ci/bench-results.md. Every setting is an environment variable; see `bash ci/bench.sh --help`.
 #
 #   sudo bash ci/bench.sh
 #   sudo GENMOUNT_BIN=/path/to/genmount BENCH_BIG_MB=256 BENCH_RUNS=1 bash ci/bench.sh
+#   sudo BENCH_SECTIONS=borg,scale BENCH_SCALE_N=100000 bash ci/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,19 @@ missing=()
 command -v restic >/dev/null || missing+=(restic)
 command -v fusermount3 >/dev/null || missing+=(fuse3)
 command -v python3 >/dev/null || missing+=(python3)
+# The borg section needs borg 1.x, and `borg mount` needs llfuse or pyfuse3 in borg's own Python.
+sections=${BENCH_SECTIONS:-borg}
+case ",${sections// /}," in
+*,borg,*)
+    if ! command -v borg >/dev/null; then
+        missing+=(borgbackup python3-llfuse)
+    else
+        borg_python=$(sed -n '1s/^#! *//p' "$(command -v borg)")
+        ${borg_python:-python3} -c 'import llfuse' 2>/dev/null ||
+            ${borg_python:-python3} -c 'import pyfuse3' 2>/dev/null || missing+=(python3-llfuse)
+    fi
+    ;;
+esac
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get to install them"
     export DEBIAN_FRONTEND=noninteractive
@@ -38,4 +53,5 @@ else
 fi
 export GENMOUNT_BIN
 
-exec python3 ci/bench.py "$@"
+export PYTHONPATH="$PWD/ci${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the checkout
+exec python3 -m bench "$@"
