@@ -14,6 +14,7 @@ mod hashindex;
 #[cfg(test)]
 mod hostile;
 mod items;
+mod kdf_argon2;
 mod key;
 mod keyfile;
 mod lock;
