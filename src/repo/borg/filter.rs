@@ -182,6 +182,81 @@ mod tests {
         Ok(())
     }
 
+    /// The real borg (Debian's 1.2.4, its own `shellpattern.translate` and Python's `re`) decides
+    /// the same for every pattern and name here.
+    #[test]
+    fn borg_itself_agrees() {
+        let patterns = [
+            "*",
+            "web-*",
+            "*-1",
+            "?eb-[2-9]",
+            "[!a-c]*",
+            "[^a]",
+            "[]x]",
+            "[!]x]",
+            "a[b",
+            "[a-]",
+            "{a,b}",
+            r"a\b",
+            "a.b",
+            "*.checkpoint",
+            "[[]",
+            "x*y?z",
+            "[*?]",
+            "**/x",
+            "",
+        ];
+        let names = [
+            "web-1",
+            "web-2",
+            "db-1",
+            "a",
+            "^",
+            "]",
+            "x",
+            "a[b",
+            "-",
+            "{a,b}",
+            r"a\b",
+            "a.b",
+            "axb",
+            "n.checkpoint",
+            "[",
+            "xAAyBz",
+            "*",
+            "?",
+            "x",
+            "d/x",
+            "",
+            "b",
+        ];
+        let script = "import sys, re\nfrom borg.shellpattern import translate\n\
+            ps, ns = sys.argv[1].split('\\x1f'), sys.argv[2].split('\\x1f')\n\
+            print(''.join('1' if re.match(translate(p, match_end=r'\\Z'), n) else '0' \
+            for p in ps for n in ns))";
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", script, &patterns.join("\x1f"), &names.join("\x1f")])
+            .output()
+            .unwrap_or_else(|e| panic!("python3 with borg installed: {e}"));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let borg = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let ours: String = patterns
+            .iter()
+            .flat_map(|p| {
+                names
+                    .iter()
+                    .map(move |n| if matches(p, n) { '1' } else { '0' })
+            })
+            .collect();
+        assert_eq!(ours.len(), patterns.len() * names.len());
+        assert_eq!(ours, borg);
+    }
+
     #[test]
     fn bad_ranges_are_errors() {
         assert!(ArchiveFilter::new(None, Some("[z-a]"), Vec::new()).is_err());
