@@ -1,14 +1,12 @@
-//! Which archives are shown, as borg 1.2 selects them: `--prefix`, `--glob-archives` (borg's own
-//! shell pattern, ported from its `shellpattern.translate` onto the `regex` crate) and, as restic
-//! selects snapshots, `--host` (the `hostname` in each archive's metadata).
+//! Which archives are shown, as borg 1.2 selects them: `--glob-archives` (borg's own shell
+//! pattern, ported from its `shellpattern.translate` onto the `regex` crate) and `--prefix` (the
+//! pattern `PREFIX*`), and, as restic selects snapshots, `--host` (each archive's `hostname`).
 
 use regex::Regex;
 
 /// The archives to show: those whose name and host every given condition accepts.
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveFilter {
-    /// The name starts with this.
-    prefix: Option<String>,
     /// The name matches this borg pattern, whole.
     glob: Option<Regex>,
     /// The archive was made on any of these hosts (none: every host).
@@ -16,26 +14,27 @@ pub struct ArchiveFilter {
 }
 
 impl ArchiveFilter {
-    /// A filter from the command line's values; an invalid pattern is an error naming it.
+    /// A filter from the command line's values; an invalid pattern is an error naming it. A
+    /// prefix is the pattern `PREFIX*`, as borg 1.2 makes it (so `*`, `?` and `[` in it are
+    /// pattern characters there too).
     pub fn new(
         prefix: Option<String>,
         glob: Option<&str>,
         hosts: Vec<String>,
     ) -> Result<ArchiveFilter, String> {
-        let glob = glob
-            .map(|g| Regex::new(&translate(g)).map_err(|e| format!("--glob-archives '{g}': {e}")))
+        let (option, pattern) = match (prefix, glob) {
+            (Some(prefix), _) => ("--prefix", Some(format!("{prefix}*"))),
+            (None, glob) => ("--glob-archives", glob.map(str::to_string)),
+        };
+        let glob = pattern
+            .map(|g| Regex::new(&translate(&g)).map_err(|e| format!("{option} '{g}': {e}")))
             .transpose()?;
-        Ok(ArchiveFilter {
-            prefix,
-            glob,
-            hosts,
-        })
+        Ok(ArchiveFilter { glob, hosts })
     }
 
     /// Whether an archive of this name (as the manifest spells it) may be shown.
     pub fn keeps_name(&self, name: &str) -> bool {
-        self.prefix.as_ref().is_none_or(|p| name.starts_with(p))
-            && self.glob.as_ref().is_none_or(|g| g.is_match(name))
+        self.glob.as_ref().is_none_or(|g| g.is_match(name))
     }
 
     /// Whether an archive made on `host` (`None`: its metadata did not say) may be shown.
@@ -177,6 +176,9 @@ mod tests {
         assert!(filter.keeps_name("web-1") && !filter.keeps_name("db-1"));
         assert!(filter.keeps_host(Some("b")));
         assert!(!filter.keeps_host(Some("c")) && !filter.keeps_host(None));
+        // As in borg 1.2, a prefix is a pattern's start.
+        let pattern = ArchiveFilter::new(Some("web-[12]".into()), None, Vec::new())?;
+        assert!(pattern.keeps_name("web-2x") && !pattern.keeps_name("web-[12]"));
         let any = ArchiveFilter::default();
         assert!(any.keeps_name("x") && any.keeps_host(None));
         Ok(())
