@@ -97,9 +97,15 @@ pub(super) struct RepoArgs {
     /// Memory for decrypted file data kept for reads to come: bytes, or with K, M or G (1024-based).
     #[arg(long, default_value = "32M", value_name = "SIZE", value_parser = parse_cache_size, help_heading = REPOSITORY)]
     pub(super) cache_size: u64,
-    /// Only snapshots of this host (repeatable: any of them).
+    /// Only snapshots (borg: archives) of this host (repeatable: any of them).
     #[arg(long, value_name = "HOST", help_heading = VIEW)]
     pub(super) host: Vec<String>,
+    /// Borg: only archives whose name starts with PREFIX.
+    #[arg(short = 'P', long, value_name = "PREFIX", conflicts_with = "glob_archives", help_heading = VIEW)]
+    pub(super) prefix: Option<String>,
+    /// Borg: only archives whose name matches GLOB as borg reads it (`*`, `?`, `[...]`).
+    #[arg(short = 'a', long, value_name = "GLOB", help_heading = VIEW)]
+    pub(super) glob_archives: Option<String>,
     /// Only snapshots with all these tags, comma-separated (repeatable: any of the lists).
     #[arg(long, value_name = "TAG[,TAG]", help_heading = VIEW)]
     pub(super) tag: Vec<String>,

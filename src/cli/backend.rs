@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::RepoArgs;
 use crate::error::OpenError;
-use crate::repo::borg::{self, BorgOptions, BorgRepo};
+use crate::repo::borg::{self, ArchiveFilter, BorgOptions, BorgRepo};
 use crate::repo::restic::location;
 use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
@@ -36,13 +36,20 @@ impl Backend {
         };
         let borg = |path| -> Result<Backend, OpenError> {
             refuse_restic_only_options(access)?;
+            let filter = ArchiveFilter::new(
+                access.prefix.clone(),
+                access.glob_archives.as_deref(),
+                access.host.clone(),
+            )
+            .map_err(OpenError::Usage)?;
             Ok(Backend::Borg(BorgOptions {
                 path,
                 cache_size: access.cache_size,
                 lock: !access.no_lock,
+                filter,
             }))
         };
-        Ok(match classify(&resolve(repo)?)? {
+        let backend = match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
             Location::Borg(path) => borg(path)?,
             Location::Restic(location) => restic(location, BTreeMap::new()),
@@ -57,7 +64,11 @@ impl Backend {
             }
             Location::Path(path) if borg::looks_like_borg(&path) => borg(path)?,
             Location::Path(path) => Backend::Folder(path),
-        })
+        };
+        match &backend {
+            Backend::Borg(_) | Backend::BorgOpened(_) => Ok(backend),
+            _ => refuse_borg_only_options(access).map(|()| backend),
+        }
     }
 }
 
@@ -82,7 +93,6 @@ impl Backend {
 /// Options the borg backend does not apply yet: refused rather than silently ignored.
 fn refuse_restic_only_options(access: &RepoArgs) -> Result<(), OpenError> {
     let given = [
-        (!access.host.is_empty(), "--host"),
         (!access.tag.is_empty(), "--tag"),
         (!access.path.is_empty(), "--path"),
         (access.allow_damaged, "--allow-damaged"),
@@ -96,6 +106,19 @@ fn refuse_restic_only_options(access: &RepoArgs) -> Result<(), OpenError> {
             "{option} does not apply to borg repositories yet"
         ))),
         None => Ok(()),
+    }
+}
+
+/// Borg's archive filters, refused for the other backends.
+fn refuse_borg_only_options(access: &RepoArgs) -> Result<(), OpenError> {
+    match (&access.prefix, &access.glob_archives) {
+        (Some(_), _) => Err(OpenError::Usage(
+            "--prefix applies to borg repositories only".into(),
+        )),
+        (_, Some(_)) => Err(OpenError::Usage(
+            "--glob-archives applies to borg repositories only".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -318,6 +341,25 @@ mod tests {
             Backend::detect("borg:/srv/borg", &tagged.access, false),
             Err(OpenError::Usage(message)) if message.contains("--tag")
         ));
+        let Some(prefixed) = parse(&["genmount", "generations", "-P", "web-"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("dir:/srv/snapshots", &prefixed.access, false),
+            Err(OpenError::Usage(message)) if message.contains("--prefix")
+        ));
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &prefixed.access, false),
+            Ok(Backend::Borg(options)) if options.filter.keeps_name("web-1") && !options.filter.keeps_name("db-1")
+        ));
+        let Some(bad) = parse(&["genmount", "generations", "-a", "[z-a]"]) else {
+            panic!("the command line does not parse");
+        };
+        assert!(matches!(
+            Backend::detect("borg:/srv/borg", &bad.access, false),
+            Err(OpenError::Usage(message)) if message.contains("--glob-archives")
+        ));
+        assert!(parse(&["genmount", "generations", "-P", "a", "-a", "b*"]).is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ const IGNORED: [&str; 19] = [
     "auto", "noauto", "user", "users", "nouser", "nofail", "_netdev", "defaults",
 ];
 /// genmount's options that an fstab line may carry as `-o key=value`.
-const VALUES: [&str; 13] = [
+const VALUES: [&str; 15] = [
     "password_file",
     "password_command",
     "cache_dir",
@@ -20,6 +20,8 @@ const VALUES: [&str; 13] = [
     "generation",
     "view",
     "host",
+    "prefix",
+    "glob_archives",
     "tag",
     "path",
     "refresh_interval",
@@ -149,6 +151,43 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert_eq!(from_mount_helper(&normal), None);
+        assert!(Cli::try_parse_from(got).is_ok());
+    }
+
+    #[test]
+    fn borg_archive_filters_come_through_an_fstab_line() {
+        let argv: Vec<OsString> = [
+            "genmount",
+            "/srv/borg",
+            "/mnt/b",
+            "-o",
+            "prefix=web-,host=h1",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let got = from_mount_helper(&argv).unwrap_or_default();
+        let want = [
+            "genmount",
+            "mount",
+            "--daemon",
+            "--prefix",
+            "web-",
+            "--host",
+            "h1",
+            "/srv/borg",
+            "/mnt/b",
+        ];
+        assert_eq!(got, want.iter().map(OsString::from).collect::<Vec<_>>());
+        let glob: Vec<OsString> = ["genmount", "/srv/borg", "/mnt/b", "-o", "glob_archives=*-1"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let got = from_mount_helper(&glob).unwrap_or_default();
+        assert!(
+            got.windows(2).any(|w| w == ["--glob-archives", "*-1"]),
+            "{got:?}"
+        );
         assert!(Cli::try_parse_from(got).is_ok());
     }
 }

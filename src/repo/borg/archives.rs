@@ -20,8 +20,11 @@ pub struct ArchiveRef {
     pub time: Timestamp,
 }
 
-/// The archives of the manifest, oldest first.
-pub fn read_manifest(store: &Store) -> Result<Vec<ArchiveRef>, String> {
+/// The archives of the manifest whose names `keep` accepts, oldest first.
+pub fn read_manifest(
+    store: &Store,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<ArchiveRef>, String> {
     let packed = store.manifest().map_err(|e| format!("manifest: {e}"))?;
     let manifest = msgpack::decode_whole(&packed, "manifest")?;
     if msgpack::get_i64(&manifest, "version") != Some(1) {
@@ -41,6 +44,9 @@ pub fn read_manifest(store: &Store) -> Result<Vec<ArchiveRef>, String> {
         .iter()
         .filter_map(|(name, info)| {
             let name = String::from_utf8_lossy(msgpack::bytes(name)?).into_owned();
+            if !keep(&name) {
+                return None;
+            }
             let id = msgpack::get_array::<32>(info, "id")?;
             let time = msgpack::get_bytes(info, "time")
                 .and_then(parse_time)

@@ -26,8 +26,13 @@ pub enum Check {
     Manifest,
 }
 
-/// The plaintext of object `id` as stored in `data`, verified.
-pub fn open_object(key: &Key, id: &[u8; 32], data: &[u8], check: Check) -> Result<Vec<u8>, String> {
+/// The plaintext of object `id` as stored in `data`, verified. `data` is decrypted in place.
+pub fn open_object(
+    key: &Key,
+    id: &[u8; 32],
+    mut data: Vec<u8>,
+    check: Check,
+) -> Result<Vec<u8>, String> {
     match data.first() {
         Some(t) if *t == key.mode.type_byte => {}
         Some(t) => {
@@ -40,7 +45,9 @@ pub fn open_object(key: &Key, id: &[u8; 32], data: &[u8], check: Check) -> Resul
     }
     let plain = match key.mode.cipher {
         Cipher::Clear => compress::decompress(data.get(1..).unwrap_or_default())?,
-        Cipher::AesHmac | Cipher::AesBlake2 => compress::decompress(&decrypt(key, data)?)?,
+        Cipher::AesHmac | Cipher::AesBlake2 => {
+            compress::decompress(decrypt_in_place(key, &mut data)?)?
+        }
     };
     if check == Check::Id && !bool::from(id_hash(key, &plain).ct_eq(id)) {
         return Err("id verification failed".into());
@@ -57,14 +64,11 @@ pub fn id_hash(key: &Key, data: &[u8]) -> [u8; 32] {
     }
 }
 
-/// Checks the MAC over IV and ciphertext, then decrypts.
-fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, String> {
-    let (Some(mac), Some(covered), Some(short_iv), Some(body)) = (
-        data.get(1..33),
-        data.get(33..),
-        data.get(33..ENVELOPE),
-        data.get(ENVELOPE..),
-    ) else {
+/// Checks the MAC over IV and ciphertext, then decrypts the ciphertext where it lies.
+fn decrypt_in_place<'a>(key: &Key, data: &'a mut [u8]) -> Result<&'a [u8], String> {
+    let (Some(mac), Some(covered), Some(short_iv)) =
+        (data.get(1..33), data.get(33..), data.get(33..ENVELOPE))
+    else {
         return Err("object shorter than its envelope".into());
     };
     let expected = match key.mode.cipher {
@@ -76,11 +80,11 @@ fn decrypt(key: &Key, data: &[u8]) -> Result<Vec<u8>, String> {
     }
     let mut iv = [0u8; 16];
     iv[8..].copy_from_slice(short_iv);
-    let mut plain = body.to_vec();
     let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new_from_slices(&key.enc_key, &iv)
         .map_err(|_| "encryption key has the wrong size".to_string())?;
-    cipher.apply_keystream(&mut plain);
-    Ok(plain)
+    let body = data.get_mut(ENVELOPE..).unwrap_or_default();
+    cipher.apply_keystream(body);
+    Ok(body)
 }
 
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -194,19 +198,19 @@ mod tests {
             let plain = b"chunk data";
             let id = id_hash(&key, plain);
             let sealed = seal(&key, plain);
-            assert_eq!(open_object(&key, &id, &sealed, Check::Id)?, plain);
+            assert_eq!(open_object(&key, &id, sealed.clone(), Check::Id)?, plain);
             let mut flipped = sealed.clone();
             let last = flipped.len() - 1;
             flipped[last] ^= 1;
-            assert!(open_object(&key, &id, &flipped, Check::Id).is_err());
-            assert!(open_object(&key, &[1; 32], &sealed, Check::Id).is_err());
+            assert!(open_object(&key, &id, flipped, Check::Id).is_err());
+            assert!(open_object(&key, &[1; 32], sealed.clone(), Check::Id).is_err());
             // Only the manifest is read without its id checked; a reference to the zero id is not.
-            assert!(open_object(&key, &MANIFEST_ID, &sealed, Check::Id).is_err());
+            assert!(open_object(&key, &MANIFEST_ID, sealed.clone(), Check::Id).is_err());
             assert_eq!(
-                open_object(&key, &MANIFEST_ID, &sealed, Check::Manifest)?,
+                open_object(&key, &MANIFEST_ID, sealed.clone(), Check::Manifest)?,
                 plain
             );
-            assert!(open_object(&key, &id, &sealed[..20], Check::Id).is_err());
+            assert!(open_object(&key, &id, sealed[..20].to_vec(), Check::Id).is_err());
         }
         Ok(())
     }
@@ -216,7 +220,7 @@ mod tests {
         let key = Key::plaintext(key::mode(0x02)?);
         let stored = [&[0x02u8, 0, 0][..], b"abc"].concat();
         let id = id_hash(&key, b"abc");
-        assert_eq!(open_object(&key, &id, &stored, Check::Id)?, b"abc");
+        assert_eq!(open_object(&key, &id, stored, Check::Id)?, b"abc");
         Ok(())
     }
 }

@@ -1,13 +1,14 @@
 //! Borg's keys: which mode a repository uses (the first byte of every object), and the key
 //! material, decrypted from its encrypted key blob (repokey in `config`, or a key file) with the
-//! passphrase: PBKDF2-SHA256, AES-256-CTR and an HMAC-SHA256 that tells a wrong passphrase.
+//! passphrase: PBKDF2-SHA256, AES-256-CTR and an HMAC-SHA256 that tells a wrong passphrase (or
+//! Argon2, in `kdf_argon2`).
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use base64::Engine;
 use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
-use super::msgpack;
+use super::{kdf_argon2, msgpack};
 
 /// More PBKDF2 rounds than this is a hostile key blob, not a borg one (borg uses 100,000).
 const MAX_ITERATIONS: u32 = 10_000_000;
@@ -121,9 +122,13 @@ pub fn decrypt_blob(mode: Mode, base64: &str, passphrase: &str) -> Result<Key, K
         return Err(invalid("unknown version"));
     }
     let algorithm = msgpack::get_bytes(&outer, "algorithm").unwrap_or_default();
+    if let Some(layout) = kdf_argon2::layout(algorithm) {
+        let plain = kdf_argon2::open(layout, &outer, passphrase)?;
+        return key_from(mode, &plain);
+    }
     if algorithm != b"sha256" {
         return Err(invalid(&format!(
-            "key encryption '{}' is not supported (only borg's PBKDF2-SHA256)",
+            "key encryption '{}' is not supported (only borg's PBKDF2-SHA256 and Argon2)",
             String::from_utf8_lossy(algorithm)
         )));
     }

@@ -9,10 +9,12 @@ mod compress;
 pub mod config;
 mod crypto;
 mod files;
+mod filter;
 mod hashindex;
 #[cfg(test)]
 mod hostile;
 mod items;
+mod kdf_argon2;
 mod key;
 mod keyfile;
 mod lock;
@@ -49,6 +51,7 @@ use crate::meta::{FileKind, Meta, Node};
 
 pub use self::config::looks_like_borg;
 pub use self::files::BorgReader as Reader;
+pub use self::filter::ArchiveFilter;
 
 /// How to open a borg repository.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +61,8 @@ pub struct BorgOptions {
     pub cache_size: u64,
     /// Hold borg's shared lock while open (not for read-only media).
     pub lock: bool,
+    /// The archives shown.
+    pub filter: ArchiveFilter,
 }
 
 /// How long opening waits for a borg writer (`create`, `prune`, `compact`) to finish: borg's own
@@ -90,6 +95,7 @@ pub struct BorgRepo {
     trees: RecentTrees,
     /// What each archive's metadata said, read once per archive.
     infos: Mutex<HashMap<[u8; 32], ArchiveInfo>>,
+    filter: ArchiveFilter,
     chunks: Arc<ChunkCache>,
     ahead: Prefetcher,
     /// Borg's shared lock, given back at `close` (or when the repository is dropped).
@@ -107,10 +113,9 @@ impl BorgRepo {
         };
         let (store, transaction) = open::open_store(&options.path)?;
         let shown = options.path.display().to_string();
-        let archives = archives::read_manifest(&store)
-            .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
         let infos = Mutex::new(HashMap::new());
-        let generations = generations_of(&store, &archives, &infos);
+        let (archives, generations) = catalogue(&store, &options.filter, &infos)
+            .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
         let store = Arc::new(store);
         let chunks = Arc::new(ChunkCache::new(options.cache_size));
         Ok(BorgRepo {
@@ -119,9 +124,10 @@ impl BorgRepo {
             ahead: Prefetcher::new(store.clone(), chunks.clone()),
             store,
             transaction: Mutex::new(transaction),
-            archives: RwLock::new((archives.into(), generations)),
+            archives: RwLock::new((archives, generations)),
             trees: RecentTrees::default(),
             infos,
+            filter: options.filter.clone(),
             chunks,
             lock: Mutex::new(lock),
         })
@@ -222,16 +228,18 @@ impl BorgRepo {
     }
 }
 
-/// The generations of `archives`, each archive's metadata read once (a damaged one is logged,
-/// and its generation shown with what the manifest says).
-fn generations_of(
+/// The archives `filter` keeps and their generations, each archive's metadata read once (a
+/// damaged one is logged, and its generation shown with what the manifest says; `--host` then
+/// leaves it out, as its host is unknown).
+fn catalogue(
     store: &Store,
-    archives: &[ArchiveRef],
+    filter: &ArchiveFilter,
     infos: &Mutex<HashMap<[u8; 32], ArchiveInfo>>,
-) -> Arc<[Generation]> {
+) -> Result<Catalogue, String> {
+    let mut archives = archives::read_manifest(store, &|name| filter.keeps_name(name))?;
     let mut infos = infos.lock().unwrap_or_else(|p| p.into_inner());
     infos.retain(|id, _| archives.iter().any(|a| a.id == *id));
-    for archive in archives {
+    for archive in &archives {
         infos.entry(archive.id).or_insert_with(|| {
             archives::info(store, archive).unwrap_or_else(|err| {
                 tracing::warn!("{err}");
@@ -239,7 +247,11 @@ fn generations_of(
             })
         });
     }
-    archives::generations(archives, &|a| infos.get(&a.id).cloned().unwrap_or_default())
+    archives.retain(|a| filter.keeps_host(infos.get(&a.id).and_then(|i| i.host.as_deref())));
+    let generations = archives::generations(&archives, &|a| {
+        infos.get(&a.id).cloned().unwrap_or_default()
+    });
+    Ok((archives.into(), generations))
 }
 
 impl Repository for BorgRepo {
@@ -264,9 +276,9 @@ impl Repository for BorgRepo {
 
     fn refresh(&self) -> Result<(), RepoError> {
         self.refresh_index()?;
-        let archives = archives::read_manifest(&self.store).map_err(RepoError::Damaged)?;
-        let generations = generations_of(&self.store, &archives, &self.infos);
-        *self.archives.write().unwrap_or_else(|p| p.into_inner()) = (archives.into(), generations);
+        let catalogue =
+            catalogue(&self.store, &self.filter, &self.infos).map_err(RepoError::Damaged)?;
+        *self.archives.write().unwrap_or_else(|p| p.into_inner()) = catalogue;
         Ok(())
     }
 

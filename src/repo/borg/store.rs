@@ -36,7 +36,7 @@ impl Store {
             .segments
             .read_put(id, segment, offset)
             .map_err(|e| format!("object {}: {e}", short(id)))?;
-        crypto::open_object(&self.key, id, &stored, check)
+        crypto::open_object(&self.key, id, stored, check)
             .map_err(|e| format!("object {}: {e}", short(id)))
     }
 
