@@ -22,13 +22,17 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     check_not_mounted(&request.mountpoint)?;
     let tree = Arc::new(tree);
     let config = config(request);
-    let session =
-        Session::new(adapter(tree.clone()), &request.mountpoint, &config).map_err(|err| {
-            OpenError::Other(format!(
-                "cannot mount at {}: {err}",
-                request.mountpoint.display()
-            ))
-        })?;
+    let session = Session::new(
+        adapter(tree.clone(), request.passthrough),
+        &request.mountpoint,
+        &config,
+    )
+    .map_err(|err| {
+        OpenError::Other(format!(
+            "cannot mount at {}: {err}",
+            request.mountpoint.display()
+        ))
+    })?;
     tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
     crate::session::spawn_background(tree.clone(), request.refresh_interval);
     let (stop_rx, handle) = watch_signals(tree.clone())?;

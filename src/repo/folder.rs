@@ -200,6 +200,22 @@ impl Repository for FolderRepo {
         localfs::open_nofollow(&file.handle).map_err(|err| io_error(&file.handle, err))
     }
 
+    fn has_backing_files(&self) -> bool {
+        true
+    }
+
+    /// Opened as `open` opens (read-only, no symlink followed at the end of a path built from the
+    /// root by plain names only), so that the OS reading it directly reaches no file a read through
+    /// genmount could not.
+    fn backing_file(&self, file: &Node<Self::Handle>) -> Result<Option<std::fs::File>, RepoError> {
+        let opened = self.open(file)?;
+        let md = opened
+            .metadata()
+            .map_err(|err| io_error(&file.handle, err))?;
+        // Replaced by something other than a regular file since it was looked up: not handed out.
+        Ok(md.is_file().then_some(opened))
+    }
+
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
         let mut buf = vec![0; size as usize];
         let n = localfs::read_full_at(file, &mut buf, offset)

@@ -377,6 +377,19 @@ impl<R: Repository> VfsTree for Layout<R> {
         Ok(Opened { fh, keep_cache })
     }
 
+    fn has_backing_files(&self) -> bool {
+        self.repo.has_backing_files()
+    }
+
+    fn backing_file(&self, ino: Ino) -> VfsResult<Option<std::fs::File>> {
+        match self.target(ino)? {
+            Target::Node(slot) if slot.node.meta.kind == FileKind::File => (self.repo)
+                .backing_file(&slot.node)
+                .map_err(|e| self.damage.fail(e, "open")),
+            _ => Ok(None),
+        }
+    }
+
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {
         // `.damaged` grows, so a read by inode takes its text afresh rather than a kept reader. The
         // number is compared first: every read of a file opened without OPEN comes through here.
