@@ -463,23 +463,6 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
     }
 }
 
-/// Cache invalidation through fuser's notifier.
-struct FuseInvalidator(fuser::Notifier);
-
-impl crate::vfs::Invalidator for FuseInvalidator {
-    fn entry(&self, parent: u64, name: &[u8]) {
-        if let Err(err) = self.0.inval_entry(INodeNo(parent), OsStr::from_bytes(name)) {
-            tracing::debug!(parent, "entry invalidation failed: {err}");
-        }
-    }
-
-    fn inode(&self, ino: u64) {
-        if let Err(err) = self.0.inval_inode(INodeNo(ino), 0, 0) {
-            tracing::debug!(ino, "inode invalidation failed: {err}");
-        }
-    }
-}
-
 impl<T: VfsTree> FuseAdapter<T> {
     /// Opens `ino` through the tree; `counted`: passthrough counted this open, and forgets it
     /// again if the tree refuses.

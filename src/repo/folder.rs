@@ -206,14 +206,9 @@ impl Repository for FolderRepo {
 
     /// Opened as `open` opens (read-only, no symlink followed at the end of a path built from the
     /// root by plain names only), so that the OS reading it directly reaches no file a read through
-    /// genmount could not.
+    /// genmount could not; what is no longer a regular file is not handed out.
     fn backing_file(&self, file: &Node<Self::Handle>) -> Result<Option<std::fs::File>, RepoError> {
-        let opened = self.open(file)?;
-        let md = opened
-            .metadata()
-            .map_err(|err| io_error(&file.handle, err))?;
-        // Replaced by something other than a regular file since it was looked up: not handed out.
-        Ok(md.is_file().then_some(opened))
+        localfs::open_regular(&file.handle).map_err(|err| io_error(&file.handle, err))
     }
 
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {

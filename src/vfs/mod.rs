@@ -1,6 +1,8 @@
 //! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
 //! and the reply types it answers with. Every mutation is one `Mutation`, refused as read-only.
 
+#[cfg(all(test, unix))]
+mod backing_tests;
 mod damage;
 mod generations;
 mod genspec;
