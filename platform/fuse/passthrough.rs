@@ -18,7 +18,7 @@ const MAX_STACK_DEPTH: u32 = 1;
 pub enum Route {
     /// The kernel reads the file through this backing id.
     Direct(Arc<BackingId>),
-    /// Read through the tree; counted, so that `release_tree` must follow (or `cancel`).
+    /// Read through the tree; counted, so that `release_tree` must follow.
     Tree,
     /// Not a host file: read through the tree, nothing counted.
     NotBacked,
