@@ -86,6 +86,32 @@ fn counts(log: &str) -> (u64, u64) {
     (field("direct_opens"), field("reads"))
 }
 
+/// The bytes of `path` read through a shared read-only mapping, as a program that maps it would.
+fn mapped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len() as usize;
+    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below before it is dropped.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the mapping is `len` bytes long and stays mapped while the slice is copied.
+    let bytes = unsafe { std::slice::from_raw_parts(at as *const u8, len) }.to_vec();
+    // SAFETY: unmaps exactly the mapping made above.
+    unsafe { libc::munmap(at, len) };
+    Ok(bytes)
+}
+
 fn stop(mut mount: Mount, log: &Path) -> String {
     mount.stop_with(libc::SIGTERM);
     std::fs::read_to_string(log).expect("the daemon's log")
@@ -120,6 +146,12 @@ fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestRes
     let mut again = Vec::new();
     std::fs::File::open(generation.join("big.bin"))?.read_to_end(&mut again)?;
     assert!(again == *big, "big.bin differs when opened again");
+
+    assert_eq!(mapped(&generation.join("big.bin"))?, *big, "big.bin mapped");
+    let write = std::fs::OpenOptions::new()
+        .append(true)
+        .open(generation.join("big.bin"));
+    assert_eq!(errno_of(write), Some(libc::EROFS));
 
     let log = stop(mount, &log);
     assert!(log.contains("FUSE passthrough in use"), "{log}");
