@@ -26,6 +26,8 @@ pub struct MountRequest {
     pub hide_dot_files: bool,
     /// Worker threads serving the kernel.
     pub threads: usize,
+    /// Let the kernel read host files itself where it can (FUSE passthrough on Linux).
+    pub passthrough: bool,
     /// Re-read the repository this often, besides when `.pid` is closed.
     pub refresh_interval: Option<Duration>,
     /// Told once the mount is live (for `--daemon`).

@@ -2,6 +2,7 @@
 //! answers with their results. Decisions live in the tree; this file only converts types.
 
 mod daemon;
+mod passthrough;
 mod run;
 
 use std::ffi::OsStr;
@@ -23,7 +24,10 @@ pub use run::{mount, raise_open_file_limit, tune_allocator, unmount};
 use crate::error::VfsError;
 use crate::meta::FileKind;
 use crate::platform::errno;
-use crate::vfs::{Attr, Entry, Mutation, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply};
+use crate::vfs::{
+    Attr, Entry, Mutation, NO_HANDLE, OpenMode, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply,
+};
+use passthrough::{Passthrough, Route};
 
 /// A `VfsTree` served to the kernel through fuser.
 pub struct FuseAdapter<T: VfsTree> {
@@ -31,6 +35,8 @@ pub struct FuseAdapter<T: VfsTree> {
     /// The kernel can read files without opening them: `open` answers ENOSYS once, and from then on
     /// reads come by inode, saving an OPEN and a RELEASE round trip for every file read.
     no_open: bool,
+    /// The kernel reads host files itself, where it and the tree allow (FUSE passthrough).
+    passthrough: Passthrough,
 }
 
 fn errno_of(err: VfsError) -> Errno {
@@ -177,9 +183,18 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
             // `.pid` changes its mtime at every look: its cached page is dropped before a read.
             | InitFlags::FUSE_AUTO_INVAL_DATA;
         let granted = wanted & config.capabilities();
-        self.no_open = granted.contains(InitFlags::FUSE_NO_OPEN_SUPPORT);
+        let direct = self.passthrough.negotiate(&*self.tree, config);
+        // Passthrough is set up at OPEN: a kernel that never sends OPEN would never use it.
+        self.no_open = granted.contains(InitFlags::FUSE_NO_OPEN_SUPPORT) && direct.is_empty();
+        let granted = granted | direct;
         let _ = config.add_capabilities(granted);
         Ok(())
+    }
+
+    fn destroy(&mut self) {
+        if self.tree.has_backing_files() {
+            self.passthrough.summary();
+        }
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
@@ -213,7 +228,7 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let _span = tracing::debug_span!("open", ino = ino.0).entered();
-        let mode = crate::vfs::OpenMode {
+        let mode = OpenMode {
             write: flags.acc_mode() != OpenAccMode::O_RDONLY,
             truncate: flags.0 & libc::O_TRUNC != 0,
             append: flags.0 & libc::O_APPEND != 0,
@@ -223,10 +238,18 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         if self.no_open && !mode.wants_write() {
             return reply.error(Errno::ENOSYS);
         }
-        match self.tree.open(ino.0, mode) {
-            Ok(opened) => reply.opened(FileHandle(opened.fh), fopen_flags(&opened, false)),
-            Err(err) => reply.error(errno_of(err)),
+        let route = if self.passthrough.is_on() && !mode.wants_write() {
+            self.passthrough.open(&*self.tree, ino.0, &reply)
+        } else {
+            Route::NotBacked
+        };
+        if let Route::Direct(backing) = &route {
+            // The kernel never reads through this handle: like a read without OPEN, it names none.
+            // Caching flags are refused with passthrough (EIO): the backing file has the cache.
+            let flags = FopenFlags::empty();
+            return reply.opened_passthrough(FileHandle(NO_HANDLE), flags, backing);
         }
+        self.open_in_tree(ino, mode, matches!(route, Route::Tree), reply);
     }
 
     fn read(
@@ -241,6 +264,7 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         reply: ReplyData,
     ) {
         let _span = tracing::debug_span!("read", ino = ino.0, offset, size).entered();
+        self.passthrough.note_read();
         match self.tree.read(ino.0, fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(err) => reply.error(errno_of(err)),
@@ -274,6 +298,11 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        if fh.0 == NO_HANDLE {
+            self.passthrough.release_direct(ino.0);
+            return reply.ok();
+        }
+        self.passthrough.release_tree(ino.0);
         reply_empty(reply, self.tree.release(ino.0, fh.0));
     }
 
@@ -434,27 +463,27 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
     }
 }
 
-/// Cache invalidation through fuser's notifier.
-struct FuseInvalidator(fuser::Notifier);
-
-impl crate::vfs::Invalidator for FuseInvalidator {
-    fn entry(&self, parent: u64, name: &[u8]) {
-        if let Err(err) = self.0.inval_entry(INodeNo(parent), OsStr::from_bytes(name)) {
-            tracing::debug!(parent, "entry invalidation failed: {err}");
-        }
-    }
-
-    fn inode(&self, ino: u64) {
-        if let Err(err) = self.0.inval_inode(INodeNo(ino), 0, 0) {
-            tracing::debug!(ino, "inode invalidation failed: {err}");
+impl<T: VfsTree> FuseAdapter<T> {
+    /// Opens `ino` through the tree; `counted`: passthrough counted this open, and forgets it
+    /// again if the tree refuses.
+    fn open_in_tree(&self, ino: INodeNo, mode: OpenMode, counted: bool, reply: ReplyOpen) {
+        match self.tree.open(ino.0, mode) {
+            Ok(opened) => reply.opened(FileHandle(opened.fh), fopen_flags(&opened, false)),
+            Err(err) => {
+                if counted {
+                    self.passthrough.release_tree(ino.0);
+                }
+                reply.error(errno_of(err))
+            }
         }
     }
 }
 
-/// Ties a tree to the adapter that serves it.
-fn adapter<T: VfsTree>(tree: Arc<T>) -> FuseAdapter<T> {
+/// Ties a tree to the adapter that serves it; `passthrough`: not turned off on the command line.
+fn adapter<T: VfsTree>(tree: Arc<T>, passthrough: bool) -> FuseAdapter<T> {
     FuseAdapter {
         tree,
         no_open: false,
+        passthrough: Passthrough::new(passthrough),
     }
 }

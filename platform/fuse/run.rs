@@ -1,6 +1,7 @@
 //! Mounting with fuser: mount options, the unix mountpoint checks, and the life of the session
 //! until it is unmounted from outside or a signal asks genmount to unmount and exit.
 
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -12,7 +13,7 @@ use fuser::{Config, MountOption, Session, SessionACL};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{FuseInvalidator, adapter};
+use super::adapter;
 use crate::error::OpenError;
 use crate::session::MountRequest;
 use crate::vfs::VfsTree;
@@ -22,13 +23,17 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     check_not_mounted(&request.mountpoint)?;
     let tree = Arc::new(tree);
     let config = config(request);
-    let session =
-        Session::new(adapter(tree.clone()), &request.mountpoint, &config).map_err(|err| {
-            OpenError::Other(format!(
-                "cannot mount at {}: {err}",
-                request.mountpoint.display()
-            ))
-        })?;
+    let session = Session::new(
+        adapter(tree.clone(), request.passthrough),
+        &request.mountpoint,
+        &config,
+    )
+    .map_err(|err| {
+        OpenError::Other(format!(
+            "cannot mount at {}: {err}",
+            request.mountpoint.display()
+        ))
+    })?;
     tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
     crate::session::spawn_background(tree.clone(), request.refresh_interval);
     let (stop_rx, handle) = watch_signals(tree.clone())?;
@@ -49,6 +54,26 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
             request.mountpoint.display()
         ))
     })
+}
+
+/// Cache invalidation through fuser's notifier.
+struct FuseInvalidator(fuser::Notifier);
+
+impl crate::vfs::Invalidator for FuseInvalidator {
+    fn entry(&self, parent: u64, name: &[u8]) {
+        if let Err(err) = self
+            .0
+            .inval_entry(fuser::INodeNo(parent), OsStr::from_bytes(name))
+        {
+            tracing::debug!(parent, "entry invalidation failed: {err}");
+        }
+    }
+
+    fn inode(&self, ino: u64) {
+        if let Err(err) = self.0.inval_inode(fuser::INodeNo(ino), 0, 0) {
+            tracing::debug!(ino, "inode invalidation failed: {err}");
+        }
+    }
 }
 
 /// SIGHUP re-reads the repository; SIGINT and SIGTERM are passed on to stop the mount.

@@ -154,6 +154,10 @@ pub(super) struct MountArgs {
     /// On Windows, mark names that start with `.` hidden, as Unix tools treat them.
     #[arg(long, help_heading = MOUNT)]
     pub(super) hide_dot_files: bool,
+    /// Read snapshot-folder files through genmount even where the kernel could read them itself
+    /// (FUSE passthrough: Linux 6.9 or later, as root).
+    #[arg(long, help_heading = MOUNT)]
+    pub(super) no_passthrough: bool,
     /// Threads that serve the kernel.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = MOUNT)]
     pub(super) threads: u16,

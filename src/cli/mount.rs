@@ -139,6 +139,7 @@ fn mount_request(args: &MountArgs, mountpoint: PathBuf, ready: Option<Sender<()>
         allow_non_empty: args.allow_non_empty,
         options: args.options.clone(),
         threads: usize::from(args.threads),
+        passthrough: !args.no_passthrough,
         refresh_interval: (args.refresh_interval > 0)
             .then(|| Duration::from_secs(args.refresh_interval)),
         ready,

@@ -200,6 +200,17 @@ impl Repository for FolderRepo {
         localfs::open_nofollow(&file.handle).map_err(|err| io_error(&file.handle, err))
     }
 
+    fn has_backing_files(&self) -> bool {
+        true
+    }
+
+    /// Opened as `open` opens (read-only, no symlink followed at the end of a path built from the
+    /// root by plain names only), so that the OS reading it directly reaches no file a read through
+    /// genmount could not; what is no longer a regular file is not handed out.
+    fn backing_file(&self, file: &Node<Self::Handle>) -> Result<Option<std::fs::File>, RepoError> {
+        localfs::open_regular(&file.handle).map_err(|err| io_error(&file.handle, err))
+    }
+
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
         let mut buf = vec![0; size as usize];
         let n = localfs::read_full_at(file, &mut buf, offset)

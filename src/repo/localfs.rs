@@ -46,6 +46,16 @@ cfg_if::cfg_if! {
                 .map_or_else(|| open_with(path, base), Ok)
         }
 
+        /// As `open_nofollow`, for a file the OS is to read by itself: never waits (a FIFO put in
+        /// a regular file's place would block the open), and `None` for anything not a regular file.
+        pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+            let base = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
+            let file = noatime_flag()
+                .and_then(|noatime| open_with(path, base | noatime).ok())
+                .map_or_else(|| open_with(path, base), Ok)?;
+            Ok(file.metadata()?.is_file().then_some(file))
+        }
+
         fn open_with(path: &Path, flags: i32) -> io::Result<File> {
             std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path)
         }
@@ -156,6 +166,12 @@ cfg_if::cfg_if! {
 
         pub fn open_nofollow(path: &Path) -> io::Result<File> {
             File::open(path)
+        }
+
+        /// As `open_nofollow`; `None` for anything not a regular file.
+        pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
+            let file = File::open(path)?;
+            Ok(file.metadata()?.is_file().then_some(file))
         }
 
         pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

@@ -8,6 +8,7 @@ mod localfs;
 pub mod restic;
 
 use bytes::Bytes;
+use std::fs::File;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -101,6 +102,18 @@ pub trait Repository: Send + Sync + 'static {
 
     /// Opens a regular file for reading.
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError>;
+
+    /// Whether `backing_file` can give a file at all: the repository keeps files as plain files of
+    /// the host, byte for byte (snapshot folders do; restic and borg store chunks).
+    fn has_backing_files(&self) -> bool {
+        false
+    }
+
+    /// A host file that holds exactly the bytes of the regular file `file`, opened read-only, that
+    /// the OS may read in place of asking `read` (FUSE passthrough). `None`: there is none.
+    fn backing_file(&self, _file: &Node<Self::Handle>) -> Result<Option<File>, RepoError> {
+        Ok(None)
+    }
 
     /// The bytes the repository stores for its generations, if it can say without walking them
     /// (restic: the size of its packs). What `statfs` answers before measuring is done.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod files;
+
 use super::damage::{DamageLog, ZeroLog};
 use super::generations::{self, State};
 use super::handles::{self, Handles, OpenDir, OpenFile, Remember};
@@ -204,49 +206,6 @@ impl<R: Repository> Layout<R> {
             ttl,
         }
     }
-
-    /// What reading `ino` goes through, and whether its content may stay in the page cache.
-    fn open_file(&self, ino: Ino) -> VfsResult<(OpenFile<R::Reader>, bool)> {
-        match self.target(ino)? {
-            Target::Root(RootInode::Pid) => Ok((OpenFile::Pid, false)),
-            Target::Root(RootInode::Damaged) => {
-                Ok((OpenFile::Damaged(self.zeros.text().into()), false))
-            }
-            Target::Root(RootInode::Latest | RootInode::Alias(_)) => {
-                Err(VfsError::INVALID_ARGUMENT)
-            }
-            Target::Root(_) | Target::Merged(_) | Target::Versions(_) => Err(VfsError::IS_DIR),
-            Target::Node(slot) => match slot.node.meta.kind {
-                FileKind::File => {
-                    let reader = self
-                        .repo
-                        .open(&slot.node)
-                        .map_err(|e| self.damage.fail(e, "open"))?;
-                    Ok((OpenFile::Data(reader), true))
-                }
-                FileKind::Dir => Err(VfsError::IS_DIR),
-                _ => Err(VfsError::NOT_SUPPORTED),
-            },
-        }
-    }
-}
-
-impl<R: Repository> Layout<R> {
-    /// Reads a file of a generation, noting what was served as zeros in place of lost data.
-    fn read_data(&self, ino: Ino, reader: &R::Reader, offset: u64, size: u32) -> VfsResult<Bytes> {
-        let mut zeroed = Vec::new();
-        let bytes = self
-            .repo
-            .read_noting_zeros(reader, offset, size, &mut zeroed)
-            .map_err(|e| self.damage.fail(e, "read"))?;
-        if !zeroed.is_empty() {
-            let found =
-                (self.origins.as_ref()).and_then(|o| o.path(ino, &|d| self.root.group_path(d)));
-            let path = found.unwrap_or_else(|| format!("(inode {ino})").into_bytes());
-            self.zeros.note(&path, &zeroed);
-        }
-        Ok(bytes)
-    }
 }
 
 impl<R: Repository> Remember<R::Handle> for Layout<R> {
@@ -375,6 +334,14 @@ impl<R: Repository> VfsTree for Layout<R> {
         let (file, keep_cache) = self.open_file(ino)?;
         let fh = self.handles.open_file(file);
         Ok(Opened { fh, keep_cache })
+    }
+
+    fn has_backing_files(&self) -> bool {
+        self.repo.has_backing_files()
+    }
+
+    fn backing_file(&self, ino: Ino) -> VfsResult<Option<std::fs::File>> {
+        self.backing_of(ino)
     }
 
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes> {

@@ -1,6 +1,8 @@
 //! The filesystem as operations on inodes: the `VfsTree` trait that every platform adapter drives,
 //! and the reply types it answers with. Every mutation is one `Mutation`, refused as read-only.
 
+#[cfg(all(test, unix))]
+mod backing_tests;
 mod damage;
 mod generations;
 mod genspec;
@@ -214,6 +216,16 @@ pub trait VfsTree: Send + Sync + 'static {
     /// Reads through an open handle, or by inode when `fh` is `NO_HANDLE`.
     /// The bytes may be a slice of a cached blob: nothing is copied that need not be.
     fn read(&self, ino: Ino, fh: u64, offset: u64, size: u32) -> VfsResult<Bytes>;
+    /// Whether `backing_file` can give a file at all (the repository keeps plain host files).
+    fn has_backing_files(&self) -> bool {
+        false
+    }
+    /// A host file, opened read-only, holding exactly the bytes of the regular file `ino`, which
+    /// the OS may read itself instead of asking `read` (FUSE passthrough). `None`: read through
+    /// the tree.
+    fn backing_file(&self, _ino: Ino) -> VfsResult<Option<std::fs::File>> {
+        Ok(None)
+    }
     /// Called at every close(2) of a descriptor; synchronous with it.
     fn flush(&self, ino: Ino, fh: u64) -> VfsResult<()>;
     fn release(&self, ino: Ino, fh: u64) -> VfsResult<()>;

@@ -1,0 +1,219 @@
+//! FUSE passthrough of snapshot folders through the real kernel FUSE: big and small files read
+//! byte-exact while the kernel reads them itself (the daemon serves no READ), and the fallbacks
+//! through genmount: `--no-passthrough`, and a kernel that refuses the backing files.
+// Passthrough is Linux's (6.9 or later, as root): these tests run as root, as CI does.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const GENERATION: &str = "2026-11-01_10-00-00";
+const BIG: usize = (8 << 20) + 12_345;
+const SMALL: usize = 200;
+
+/// A folder of one generation: a big file and small files of 0 to 8 KiB, with their bytes.
+fn folder(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let generation = root.join(GENERATION);
+    std::fs::create_dir_all(generation.join("small")).expect("generation");
+    let mut files = vec![(PathBuf::from("big.bin"), pseudo_random(BIG, 1))];
+    for i in 0..SMALL {
+        let size = i * 8192 / (SMALL - 1);
+        let name = PathBuf::from(format!("small/{i:03}"));
+        files.push((name, pseudo_random(size, i as u64 + 2)));
+    }
+    for (name, bytes) in &files {
+        std::fs::write(generation.join(name), bytes).expect("source file");
+    }
+    files
+}
+
+/// Reads every file under `generation` and compares it with its source bytes.
+fn read_and_compare(generation: &Path, files: &[(PathBuf, Vec<u8>)]) {
+    for (name, bytes) in files {
+        let read = std::fs::read(generation.join(name)).expect("read through the mount");
+        assert!(read == *bytes, "{} differs from its source", name.display());
+    }
+}
+
+/// Starts genmount at -v with `extra` arguments; its log is kept in `log`.
+fn start(repo: &Path, mnt: &Path, log: &Path, extra: &[&str]) -> Mount {
+    let mut command = std::process::Command::new(BIN);
+    command.args(["mount", "-v"]).arg(repo).arg(mnt).args(extra);
+    let child = command
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("genmount starts");
+    let mut mount = Mount {
+        child: Some(child),
+        mountpoint: mnt.to_path_buf(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !is_mounted(mnt) {
+        let exited = mount.child.as_mut().map(|c| c.try_wait());
+        assert!(
+            Instant::now() < deadline && matches!(exited, Some(Ok(None))),
+            "the mount did not come up ({exited:?}): {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mount
+}
+
+/// The counts the daemon logs at unmount: files the kernel read directly, and reads it served.
+fn counts(log: &str) -> (u64, u64) {
+    let field = |name: &str| {
+        let at = log
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name} in: {log}"));
+        let digits: String = log[at + name.len() + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{name} in: {log}"))
+    };
+    (field("direct_opens"), field("reads"))
+}
+
+/// The bytes of `path` read through a shared read-only mapping, as a program that maps it would.
+fn mapped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len() as usize;
+    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below before it is dropped.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the mapping is `len` bytes long and stays mapped while the slice is copied.
+    let bytes = unsafe { std::slice::from_raw_parts(at as *const u8, len) }.to_vec();
+    // SAFETY: unmaps exactly the mapping made above.
+    unsafe { libc::munmap(at, len) };
+    Ok(bytes)
+}
+
+fn stop(mut mount: Mount, log: &Path) -> String {
+    mount.stop_with(libc::SIGTERM);
+    std::fs::read_to_string(log).expect("the daemon's log")
+}
+
+#[test]
+fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (repo, mnt, log) = (
+        dir.path().join("repo"),
+        dir.path().join("mnt"),
+        dir.path().join("log"),
+    );
+    std::fs::create_dir(&mnt)?;
+    let files = folder(&repo);
+    let mount = start(&repo, &mnt, &log, &[]);
+    let generation = mnt.join(GENERATION);
+    read_and_compare(&generation, &files);
+
+    // Two opens of one file at once share its backing file; closing one leaves the other reading,
+    // and an open after the last close registers it anew.
+    let big = &files[0].1;
+    let first = std::fs::File::open(generation.join("big.bin"))?;
+    let second = std::fs::File::open(generation.join("big.bin"))?;
+    let mut buf = vec![0; 4096];
+    first.read_exact_at(&mut buf, 1 << 20)?;
+    assert_eq!(buf, big[1 << 20..(1 << 20) + 4096]);
+    drop(first);
+    second.read_exact_at(&mut buf, BIG as u64 - 4096)?;
+    assert_eq!(buf, big[BIG - 4096..]);
+    drop(second);
+    let mut again = Vec::new();
+    std::fs::File::open(generation.join("big.bin"))?.read_to_end(&mut again)?;
+    assert!(again == *big, "big.bin differs when opened again");
+
+    assert_eq!(mapped(&generation.join("big.bin"))?, *big, "big.bin mapped");
+    let write = std::fs::OpenOptions::new()
+        .append(true)
+        .open(generation.join("big.bin"));
+    assert_eq!(errno_of(write), Some(libc::EROFS));
+
+    let log = stop(mount, &log);
+    assert!(log.contains("FUSE passthrough in use"), "{log}");
+    let (direct, reads) = counts(&log);
+    assert_eq!(reads, 0, "every read went to the backing files: {log}");
+    assert!(
+        direct > SMALL as u64,
+        "{direct} files passed through: {log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn no_passthrough_reads_through_genmount() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (repo, mnt, log) = (
+        dir.path().join("repo"),
+        dir.path().join("mnt"),
+        dir.path().join("log"),
+    );
+    std::fs::create_dir(&mnt)?;
+    let files = folder(&repo);
+    let mount = start(&repo, &mnt, &log, &["--no-passthrough"]);
+    read_and_compare(&mnt.join(GENERATION), &files);
+    let log = stop(mount, &log);
+    assert!(log.contains("FUSE passthrough turned off"), "{log}");
+    let (direct, reads) = counts(&log);
+    assert_eq!(direct, 0, "{log}");
+    assert!(
+        reads >= (BIG >> 20) as u64,
+        "only {reads} reads served: {log}"
+    );
+    Ok(())
+}
+
+/// A folder on a FUSE mount is one stacking level deep already: the kernel refuses its files as
+/// backing files (ELOOP), and each is read through genmount instead, byte for byte.
+#[test]
+fn backing_files_the_kernel_refuses_are_read_through_genmount() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (repo, lower) = (dir.path().join("repo"), dir.path().join("lower"));
+    let (upper, log) = (dir.path().join("upper"), dir.path().join("upper.log"));
+    std::fs::create_dir(&lower)?;
+    std::fs::create_dir(&upper)?;
+    let files = folder(&repo);
+    let lower_log = dir.path().join("lower.log");
+    let lower_mount = start(&repo, &lower, &lower_log, &[]);
+    let mount = start(&lower, &upper, &log, &[]);
+    read_and_compare(&upper.join(GENERATION), &files);
+    let log = stop(mount, &log);
+    assert!(
+        log.contains("FUSE passthrough refused by the kernel"),
+        "{log}"
+    );
+    let (direct, reads) = counts(&log);
+    assert_eq!(direct, 0, "{log}");
+    assert!(reads > SMALL as u64, "only {reads} reads served: {log}");
+    let lower_log = stop(lower_mount, &lower_log);
+    assert_eq!(
+        counts(&lower_log).1,
+        0,
+        "the lower mount passes through: {lower_log}"
+    );
+    Ok(())
+}
