@@ -66,7 +66,8 @@ impl Backend {
 impl Backend {
     /// Asks for what opening the repository needs (a password, maybe at a prompt): called in the
     /// foreground, before a daemon leaves the terminal. A borg repository is opened here whole:
-    /// opening starts no thread, so the daemon's fork keeps all of it.
+    /// opening starts no thread, so the daemon's fork keeps all of it (over ssh, the connection:
+    /// the daemon inherits its pipes).
     pub(super) fn ask_credentials(&mut self) -> Result<(), OpenError> {
         if let Backend::Restic(options) = self {
             options.credentials = Some(crate::repo::restic::password::credentials(
