@@ -4,187 +4,16 @@
 // They mount through Linux's FUSE: on other OSes they compile to nothing.
 #![cfg(target_os = "linux")]
 
+#[path = "common/borg_fixture.rs"]
+mod borg_fixture;
 mod common;
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use borg_fixture::*;
 use common::*;
-
-const PASSPHRASE: &str = "correct horse";
-
-/// What borg keeps: no directory sizes and no block counts (sparse files read back as zeros).
-/// Atimes are stored with `--atime` and compared.
-const BORG: Rules = Rules {
-    dir_sizes: false,
-    blocks: false,
-    atimes: true,
-    dir_links: true,
-};
-
-/// A borg repository of `src/`, with what `src/` held at each backup.
-struct Fixture {
-    dir: tempfile::TempDir,
-    compression: &'static str,
-    captured: Vec<BTreeMap<PathBuf, Captured>>,
-}
-
-impl Fixture {
-    /// An initialised repository in `mode` and an empty `src/`.
-    fn init(mode: &str, compression: &'static str) -> Fixture {
-        let fixture = Fixture {
-            dir: tempfile::tempdir().expect("tempdir"),
-            compression,
-            captured: Vec::new(),
-        };
-        std::fs::create_dir_all(fixture.src()).expect("mkdir src");
-        std::fs::create_dir_all(fixture.mnt()).expect("mkdir mnt");
-        let repo = fixture.repo();
-        fixture.borg(&["init", "-e", mode, path_str(&repo)]);
-        fixture
-    }
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-    fn src(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
-    fn mnt(&self) -> PathBuf {
-        self.dir.path().join("mnt")
-    }
-    /// Borg's keys, cache and security files stay inside the fixture.
-    fn base(&self) -> PathBuf {
-        self.dir.path().join("base")
-    }
-
-    /// Runs the real borg in `src/`, with the fixture's passphrase and base directory.
-    fn borg(&self, args: &[&str]) -> String {
-        let out = Command::new("borg")
-            .args(args)
-            .current_dir(self.src())
-            .env("BORG_PASSPHRASE", PASSPHRASE)
-            .env("BORG_BASE_DIR", self.base())
-            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
-            .output()
-            .expect("borg runs");
-        assert!(
-            out.status.success(),
-            "borg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Captures `src/` and backs it up as archive `name`. Symlinks are read once before: reading
-    /// one moves its atime once (relatime), and borg reads them after recording that atime.
-    fn backup(&mut self, name: &str) {
-        for rel in walk(&self.src()) {
-            let _ = std::fs::read_link(self.src().join(rel));
-        }
-        self.captured.push(capture(&self.src()));
-        let archive = format!("{}::{name}", self.repo().display());
-        self.borg(&["create", "--atime", "-C", self.compression, &archive, "."]);
-    }
-
-    /// `genmount mount` of the repository with the fixture's passphrase, then `extra`.
-    fn mount(&self, extra: &[&str]) -> Mount {
-        let mut command = self.genmount(Some(PASSPHRASE));
-        command
-            .arg("mount")
-            .arg(self.repo())
-            .arg(self.mnt())
-            .args(extra);
-        Mount::spawn(command, &self.mnt())
-    }
-
-    /// genmount with the fixture's borg environment and `passphrase` (none: no BORG_PASSPHRASE).
-    fn genmount(&self, passphrase: Option<&str>) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .env("BORG_BASE_DIR", self.base())
-            .env_remove("BORG_PASSCOMMAND")
-            .env_remove("BORG_PASSPHRASE_FD")
-            .env_remove("RESTIC_REPOSITORY")
-            .env("RUST_LOG", "info");
-        match passphrase {
-            Some(passphrase) => command.env("BORG_PASSPHRASE", passphrase),
-            None => command.env_remove("BORG_PASSPHRASE"),
-        };
-        command
-    }
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 test path")
-}
-
-/// The edge-case tree without what borg 1.2 itself does not keep: sockets, and times before 1970,
-/// which it stores as 0 (its `safe_ns`). Those times move to just after 1970, keeping nanoseconds.
-fn without_what_borg_drops(src: &Path) {
-    std::fs::remove_file(src.join("socket")).expect("remove socket");
-    set_times(
-        &src.join("one"),
-        (315_619_200, 123_456_789),
-        (1, 999_999_999),
-    );
-    set_times(&src.join("dir/nested"), (86_400, 1), (172_800, 987_654_321));
-}
-
-/// POSIX ACLs, which borg stores as text and genmount serves as the kernel's binary xattrs:
-/// named user and group entries on a file, a default ACL on a directory.
-fn add_acls(src: &Path) {
-    let setfacl = |args: &[&str]| {
-        let status = Command::new("setfacl")
-            .args(args)
-            .current_dir(src)
-            .status()
-            .expect("setfacl runs (package acl)");
-        assert!(status.success(), "setfacl {args:?}");
-    };
-    setfacl(&["-m", "u:1234:r--,g:55:rw-", "private"]);
-    setfacl(&["-d", "-m", "u:1234:rwx", "setgid-dir"]);
-}
-
-/// Two archives of the edge-case tree that differ, and a third renamed to a checkpoint's name.
-fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> Fixture {
-    let mut fixture = Fixture::init(mode, compression);
-    build_edge_tree(&fixture.src(), 0);
-    without_what_borg_drops(&fixture.src());
-    add_acls(&fixture.src());
-    add_big_files(&fixture.src());
-    add_bulk(&fixture.src(), 10, 300);
-    fixture.backup("first");
-    std::fs::write(fixture.src().join("variant"), [1]).expect("write");
-    std::fs::write(fixture.src().join("added-later"), b"new in the second\n").expect("write");
-    std::fs::remove_file(fixture.src().join("size-4095")).expect("remove");
-    fixture.backup("second");
-    fixture.borg(&[
-        "create",
-        &format!("{}::third", fixture.repo().display()),
-        ".",
-    ]);
-    let repo = fixture.repo();
-    fixture.borg(&[
-        "rename",
-        &format!("{}::third", repo.display()),
-        "third.checkpoint",
-    ]);
-    fixture
-}
-
-/// Every file of the repository with its bytes.
-fn repository_files(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walk(repo)
-        .into_iter()
-        .filter(|rel| repo.join(rel).is_file())
-        .map(|rel| {
-            let bytes = std::fs::read(repo.join(&rel)).expect("read repository file");
-            (rel, bytes)
-        })
-        .collect()
-}
 
 /// Mounts `fixture` and compares both archives with their sources; the checkpoint is hidden and
 /// the repository is unchanged afterwards.
@@ -302,21 +131,6 @@ fn a_new_archive_appears_at_refresh_and_borg_repo_names_the_repository() -> std:
     assert_eq!(std::fs::read(fixture.mnt().join("latest/variant"))?, [2]);
     compare(&fixture.captured[2], &fixture.mnt().join("fourth"), BORG);
     Ok(())
-}
-
-/// The segment files of a repository.
-fn segments(repo: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = walk(&repo.join("data"))
-        .into_iter()
-        .map(|rel| repo.join("data").join(rel))
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort_by_key(|p| {
-        p.file_name()
-            .and_then(OsStr::to_str)
-            .and_then(|n| n.parse::<u64>().ok())
-    });
-    found
 }
 
 #[test]
@@ -540,19 +354,6 @@ fn a_key_file_named_by_borg_key_file_with_a_passcommand_or_a_passphrase_fd() -> 
     );
     assert!(String::from_utf8_lossy(&by_fd.stdout).contains("only"));
     Ok(())
-}
-
-/// What the real borg answers to `args` on the fixture's repository: its exit code and stderr.
-fn borg_status(fixture: &Fixture, args: &[&str]) -> (i32, String) {
-    let out = Command::new("borg")
-        .args(args)
-        .arg(fixture.repo())
-        .env("BORG_PASSPHRASE", PASSPHRASE)
-        .env("BORG_BASE_DIR", fixture.base())
-        .output()
-        .expect("borg runs");
-    let code = out.status.code().unwrap_or(-1);
-    (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]

@@ -121,8 +121,9 @@ pub(super) struct RepoArgs {
 pub(super) struct MountArgs {
     /// The repository: a restic repository (a local path, `restic:PATH`, `rest:URL`, `rclone:REMOTE`;
     /// in a build with OpenDAL also `s3:`, `b2:`, `azure:`, `gs:`, `sftp:`, `swift:` as restic writes
-    /// them and `opendal:SERVICE?KEY=VALUE&…`) or a folder of snapshot directories (`dir:PATH`);
-    /// `-` or left out: $RESTIC_REPOSITORY.
+    /// them and `opendal:SERVICE?KEY=VALUE&…`), a borg 1.x repository (a local path, `borg:PATH`,
+    /// `ssh://user@host/path` or `user@host:path` through `borg serve`) or a folder of snapshot
+    /// directories (`dir:PATH`); `-` or left out: $RESTIC_REPOSITORY, else $BORG_REPO.
     pub(super) repo: String,
     /// An empty directory to mount on.
     pub(super) mountpoint: Option<PathBuf>,

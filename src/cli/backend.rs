@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::RepoArgs;
 use crate::error::OpenError;
-use crate::repo::borg::{self, ArchiveFilter, BorgOptions, BorgRepo};
+use crate::repo::borg::{self, ArchiveFilter, BorgLocation, BorgOptions, BorgRepo};
 use crate::repo::restic::location;
 use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
@@ -16,7 +16,7 @@ pub(super) enum Backend {
     Folder(PathBuf),
     /// A restic repository (boxed: its options are some 280 bytes).
     Restic(Box<ResticOptions>),
-    /// A local borg 1.x repository.
+    /// A borg 1.x repository, local or through `borg serve` over ssh.
     Borg(BorgOptions),
     /// A borg repository already opened (its passphrase asked) before a daemon forks.
     BorgOpened(Box<BorgRepo>),
@@ -34,7 +34,7 @@ impl Backend {
                 location, options, access, progress,
             )))
         };
-        let borg = |path| -> Result<Backend, OpenError> {
+        let borg = |location| -> Result<Backend, OpenError> {
             refuse_restic_only_options(access)?;
             let filter = ArchiveFilter::new(
                 access.prefix.clone(),
@@ -43,7 +43,7 @@ impl Backend {
             )
             .map_err(OpenError::Usage)?;
             Ok(Backend::Borg(BorgOptions {
-                path,
+                location,
                 cache_size: access.cache_size,
                 lock: !access.no_lock,
                 filter,
@@ -51,7 +51,7 @@ impl Backend {
         };
         let backend = match classify(&resolve(repo)?)? {
             Location::Folder(path) => Backend::Folder(path),
-            Location::Borg(path) => borg(path)?,
+            Location::Borg(location) => borg(location)?,
             Location::Restic(location) => restic(location, BTreeMap::new()),
             #[cfg(feature = "opendal")]
             Location::OpenDal(mut remote) => {
@@ -62,7 +62,9 @@ impl Backend {
             Location::Path(path) if looks_like_restic(&path) => {
                 restic(format!("local:{}", path.display()), BTreeMap::new())
             }
-            Location::Path(path) if borg::looks_like_borg(&path) => borg(path)?,
+            Location::Path(path) if borg::looks_like_borg(&path) => {
+                borg(BorgLocation::Local(path))?
+            }
             Location::Path(path) => Backend::Folder(path),
         };
         match &backend {
@@ -75,7 +77,8 @@ impl Backend {
 impl Backend {
     /// Asks for what opening the repository needs (a password, maybe at a prompt): called in the
     /// foreground, before a daemon leaves the terminal. A borg repository is opened here whole:
-    /// opening starts no thread, so the daemon's fork keeps all of it.
+    /// opening starts no thread, so the daemon's fork keeps all of it (over ssh, the connection:
+    /// the daemon inherits its pipes).
     pub(super) fn ask_credentials(&mut self) -> Result<(), OpenError> {
         if let Backend::Restic(options) = self {
             options.credentials = Some(crate::repo::restic::password::credentials(
@@ -143,8 +146,9 @@ enum Location {
     Folder(PathBuf),
     /// A location as rustic_backend reads it.
     Restic(String),
-    /// `borg:PATH`, a local borg repository.
-    Borg(PathBuf),
+    /// `borg:LOCATION` (a path, `ssh://…` or `[user@]host:path`), or `ssh://…` and
+    /// `user@host:path` without the prefix.
+    Borg(BorgLocation),
     /// A location, restic's or rustic_backend's own, read through OpenDAL.
     #[cfg(feature = "opendal")]
     OpenDal(super::remote::OpenDal),
@@ -180,13 +184,13 @@ fn classify(repo: &str) -> Result<Location, OpenError> {
     if let Some(path) = repo.strip_prefix("dir:") {
         return Ok(Location::Folder(PathBuf::from(path)));
     }
-    if let Some(path) = repo.strip_prefix("borg:") {
-        if path.starts_with("ssh://") || path.contains("@") && path.contains(':') {
-            return Err(OpenError::Usage(format!(
-                "{repo}: remote borg repositories are not supported yet, only local paths"
-            )));
-        }
-        return Ok(Location::Borg(PathBuf::from(path)));
+    if let Some(location) = repo.strip_prefix("borg:") {
+        return BorgLocation::parse(location)
+            .map(Location::Borg)
+            .map_err(OpenError::Usage);
+    }
+    if repo.starts_with("ssh://") {
+        return borg_remote(repo);
     }
     if let Some(path) = repo.strip_prefix("restic:") {
         return Ok(Location::Restic(format!("local:{path}")));
@@ -206,7 +210,19 @@ fn classify(repo: &str) -> Result<Location, OpenError> {
             shown_location(repo)
         )));
     }
+    if BorgLocation::parse_unprefixed(repo).is_some() {
+        return borg_remote(repo);
+    }
     Ok(Location::Path(PathBuf::from(repo)))
+}
+
+/// `ssh://…` or `user@host:path`: a borg repository reached through `borg serve`.
+fn borg_remote(repo: &str) -> Result<Location, OpenError> {
+    match BorgLocation::parse_unprefixed(repo) {
+        Some(Ok(remote)) => Ok(Location::Borg(BorgLocation::Remote(remote))),
+        Some(Err(err)) => Err(OpenError::Usage(err)),
+        None => Ok(Location::Path(PathBuf::from(repo))),
+    }
 }
 
 /// A restic repository has a `config` file and a `keys` directory; a folder of snapshots has neither.
@@ -314,12 +330,28 @@ mod tests {
     fn borg_locations_and_the_options_they_refuse() {
         assert_eq!(
             location("borg:/srv/borg"),
-            Some(Location::Borg("/srv/borg".into()))
+            Some(Location::Borg(BorgLocation::Local("/srv/borg".into())))
         );
-        assert!(matches!(
-            classify("borg:ssh://me@host/./repo"),
-            Err(OpenError::Usage(_))
-        ));
+        let mut remotes = vec!["borg:ssh://me@host/./repo", "ssh://me@host:2222/srv/repo"];
+        // As borg on Windows, where a drive letter would look like a host: no scp form there.
+        if cfg!(not(windows)) {
+            remotes.extend(["me@host:repo", "borg:host:repo"]);
+        }
+        for remote in remotes {
+            assert!(
+                matches!(
+                    location(remote),
+                    Some(Location::Borg(BorgLocation::Remote(_)))
+                ),
+                "{remote}"
+            );
+        }
+        assert!(matches!(classify("ssh://host"), Err(OpenError::Usage(_))));
+        assert_eq!(
+            location("host:repo"),
+            Some(Location::Path("host:repo".into())),
+            "without a user or the borg: prefix, a colon does not make a remote"
+        );
         let parse = |argv: &[&str]| match Cli::try_parse_from(argv) {
             Ok(Cli {
                 command: Command::Generations(args),
@@ -332,7 +364,8 @@ mod tests {
         };
         assert!(matches!(
             Backend::detect("borg:/srv/borg", &plain.access, false),
-            Ok(Backend::Borg(options)) if options.path == Path::new("/srv/borg")
+            Ok(Backend::Borg(options))
+                if options.location == BorgLocation::Local("/srv/borg".into())
         ));
         let Some(tagged) = parse(&["genmount", "generations", "--tag", "a"]) else {
             panic!("the command line does not parse");

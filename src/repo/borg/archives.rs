@@ -135,9 +135,14 @@ pub struct ArchiveInfo {
     pub size: Option<u64>,
 }
 
-/// The archive's host, end time, file count and original size, from its metadata.
-pub fn info(store: &Store, archive: &ArchiveRef) -> Result<ArchiveInfo, String> {
-    let meta = metadata(store, archive)?;
+/// The archive's host, end time, file count and original size, from its metadata object
+/// `opened` (the result of fetching and opening it).
+pub fn info(
+    store: &Store,
+    archive: &ArchiveRef,
+    opened: Result<Vec<u8>, String>,
+) -> Result<ArchiveInfo, String> {
+    let meta = metadata(store, archive, opened)?;
     Ok(ArchiveInfo {
         host: msgpack::get_bytes(&meta, "hostname")
             .map(|h| String::from_utf8_lossy(h).into_owned()),
@@ -171,10 +176,14 @@ pub fn generations(
         .collect()
 }
 
-/// An archive's metadata, after its TAM is verified if it has one.
-fn metadata(store: &Store, archive: &ArchiveRef) -> Result<Value, String> {
+/// An archive's metadata from its opened object, after its TAM is verified if it has one.
+fn metadata(
+    store: &Store,
+    archive: &ArchiveRef,
+    opened: Result<Vec<u8>, String>,
+) -> Result<Value, String> {
     let what = format!("archive {}", archive.name);
-    let packed = store.get(&archive.id).map_err(|e| format!("{what}: {e}"))?;
+    let packed = opened.map_err(|e| format!("{what}: {e}"))?;
     let meta = msgpack::decode_whole(&packed, &what)?;
     // Archive TAMs came with borg 1.2.4's fix; older archives have none, and borg reads them still.
     check_tam(store, &meta, &packed, "archive", false).map_err(|e| format!("{what}: {e}"))?;
@@ -184,7 +193,7 @@ fn metadata(store: &Store, archive: &ArchiveRef) -> Result<Value, String> {
 /// The ids of an archive's item stream.
 pub fn item_ids(store: &Store, archive: &ArchiveRef) -> Result<Vec<[u8; 32]>, String> {
     let what = format!("archive {}", archive.name);
-    let meta = metadata(store, archive)?;
+    let meta = metadata(store, archive, store.get(&archive.id))?;
     let Some(Value::Array(items)) = msgpack::get(&meta, "items") else {
         return Err(format!("{what}: no item list"));
     };

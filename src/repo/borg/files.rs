@@ -120,8 +120,6 @@ impl ChunkCache {
     }
 }
 
-/// Chunks opened ahead of a sequential reader (borg's chunks average 2 MiB).
-const AHEAD: usize = 3;
 /// How far from the end of the last read a read may start and still count as sequential.
 const NEAR: u64 = 4 << 20;
 
@@ -182,7 +180,7 @@ pub fn read(
 /// Asks for the chunks after chunk `at` that were not asked for yet.
 fn read_ahead(ahead: &Prefetcher, file: &BorgReader, at: usize) {
     let from = (at + 1).max(file.asked_upto.load(Ordering::Relaxed) + 1);
-    let upto = (at + AHEAD).min(file.chunks.len().saturating_sub(1));
+    let upto = (at + ahead.depth()).min(file.chunks.len().saturating_sub(1));
     if let Some(chunks) = file.chunks.get(from..=upto).filter(|c| !c.is_empty()) {
         file.asked_upto.store(upto, Ordering::Relaxed);
         ahead.ahead(chunks);

@@ -1,7 +1,8 @@
-//! The borg backend: every archive of a local borg 1.x repository is a generation. Objects come
-//! from `store` (segments, index, key), archives from `archives`, each archive's tree from its
-//! item stream (`stream`, `items`, `tree`; built on first use, the last few kept by `recent`),
-//! bytes from `files`.
+//! The borg backend: every archive of a borg 1.x repository is a generation. Objects come from
+//! `store` (a local repository's segments and index, or `borg serve` over ssh through `rpc`;
+//! opened by the key either way), archives from `archives`, each archive's tree from its item
+//! stream (`stream`, `items`, `tree`; built on first use, the last few kept by `recent`), bytes
+//! from `files`.
 
 mod acl;
 mod archives;
@@ -17,6 +18,7 @@ mod items;
 mod kdf_argon2;
 mod key;
 mod keyfile;
+mod location;
 mod lock;
 mod msgpack;
 mod objects;
@@ -24,6 +26,8 @@ mod open;
 mod password;
 mod prefetch;
 mod recent;
+#[cfg(unix)]
+mod rpc;
 mod segments;
 mod stat;
 mod store;
@@ -32,7 +36,6 @@ mod tree;
 mod xzsize;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
@@ -52,14 +55,16 @@ use crate::meta::{FileKind, Meta, Node};
 pub use self::config::looks_like_borg;
 pub use self::files::BorgReader as Reader;
 pub use self::filter::ArchiveFilter;
+pub use self::location::{BorgLocation, RemoteLocation};
 
 /// How to open a borg repository.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct BorgOptions {
-    pub path: PathBuf,
+    pub location: BorgLocation,
     /// Bytes of decoded file chunks kept in memory.
     pub cache_size: u64,
-    /// Hold borg's shared lock while open (not for read-only media).
+    /// Hold borg's shared lock while open (not for read-only media); for a remote repository,
+    /// `borg serve` holds it.
     pub lock: bool,
     /// The archives shown.
     pub filter: ArchiveFilter,
@@ -87,10 +92,7 @@ type Catalogue = (Arc<[ArchiveRef]>, Arc<[Generation]>);
 /// A borg repository opened read-only.
 pub struct BorgRepo {
     shown: String,
-    path: PathBuf,
     store: Arc<Store>,
-    /// The last committed segment the object index reflects.
-    transaction: Mutex<Option<u32>>,
     archives: RwLock<Catalogue>,
     trees: RecentTrees,
     /// What each archive's metadata said, read once per archive.
@@ -105,14 +107,30 @@ pub struct BorgRepo {
 impl BorgRepo {
     /// Opens the repository (asking for its passphrase if needed) and reads its archive list.
     pub fn open(options: &BorgOptions) -> Result<BorgRepo, OpenError> {
-        // Taken before anything is read, so that no compact removes segments meanwhile; a folder
-        // that is no borg repository gets its own error from `open_store`, not a lock error.
-        let lock = match options.lock && options.path.join("config").is_file() {
-            true => Some(BorgLock::acquire(&options.path, LOCK_WAIT)?),
-            false => None,
+        let (store, lock, shown) = match &options.location {
+            BorgLocation::Local(path) => {
+                // Taken before anything is read, so that no compact removes segments meanwhile;
+                // a folder that is no borg repository gets its own error from `open_store`, not
+                // a lock error.
+                let lock = match options.lock && path.join("config").is_file() {
+                    true => Some(BorgLock::acquire(path, LOCK_WAIT)?),
+                    false => None,
+                };
+                (open::open_store(path)?, lock, path.display().to_string())
+            }
+            #[cfg(unix)]
+            BorgLocation::Remote(remote) => (
+                open::open_remote(remote, options.lock)?,
+                None,
+                remote.to_string(),
+            ),
+            #[cfg(not(unix))]
+            BorgLocation::Remote(remote) => {
+                return Err(OpenError::Usage(format!(
+                    "{remote}: remote borg repositories are not supported on this system"
+                )));
+            }
         };
-        let (store, transaction) = open::open_store(&options.path)?;
-        let shown = options.path.display().to_string();
         let infos = Mutex::new(HashMap::new());
         let (archives, generations) = catalogue(&store, &options.filter, &infos)
             .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
@@ -120,10 +138,8 @@ impl BorgRepo {
         let chunks = Arc::new(ChunkCache::new(options.cache_size));
         Ok(BorgRepo {
             shown,
-            path: options.path.clone(),
             ahead: Prefetcher::new(store.clone(), chunks.clone()),
             store,
-            transaction: Mutex::new(transaction),
             archives: RwLock::new((archives, generations)),
             trees: RecentTrees::default(),
             infos,
@@ -203,29 +219,6 @@ impl BorgRepo {
             None => Err(RepoError::NotFound),
         }
     }
-
-    /// Re-reads the object index when a new transaction was committed.
-    fn refresh_index(&self) -> Result<(), RepoError> {
-        let mut transaction = self.transaction.lock().unwrap_or_else(|p| p.into_inner());
-        let segments = self
-            .store
-            .segments
-            .list()
-            .map_err(|e| RepoError::io("segments", e))?;
-        let latest = segments
-            .iter()
-            .rev()
-            .copied()
-            .find(|s| self.store.segments.ends_with_commit(*s));
-        if latest == *transaction {
-            return Ok(());
-        }
-        let (index, committed) =
-            objects::load(&self.path, &self.store.segments).map_err(RepoError::Damaged)?;
-        self.store.set_index(index);
-        *transaction = committed;
-        Ok(())
-    }
 }
 
 /// The archives `filter` keeps and their generations, each archive's metadata read once (a
@@ -239,13 +232,18 @@ fn catalogue(
     let mut archives = archives::read_manifest(store, &|name| filter.keeps_name(name))?;
     let mut infos = infos.lock().unwrap_or_else(|p| p.into_inner());
     infos.retain(|id, _| archives.iter().any(|a| a.id == *id));
-    for archive in &archives {
-        infos.entry(archive.id).or_insert_with(|| {
-            archives::info(store, archive).unwrap_or_else(|err| {
-                tracing::warn!("{err}");
-                ArchiveInfo::default()
-            })
+    // Fetched together: from a server, their requests are in flight at once.
+    let missing: Vec<&ArchiveRef> = archives
+        .iter()
+        .filter(|a| !infos.contains_key(&a.id))
+        .collect();
+    let ids: Vec<[u8; 32]> = missing.iter().map(|a| a.id).collect();
+    for (archive, opened) in missing.into_iter().zip(store.get_many(&ids)) {
+        let info = archives::info(store, archive, opened).unwrap_or_else(|err| {
+            tracing::warn!("{err}");
+            ArchiveInfo::default()
         });
+        infos.insert(archive.id, info);
     }
     archives.retain(|a| filter.keeps_host(infos.get(&a.id).and_then(|i| i.host.as_deref())));
     let generations = archives::generations(&archives, &|a| {
@@ -272,10 +270,11 @@ impl Repository for BorgRepo {
 
     fn close(&self) {
         drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        self.store.close();
     }
 
     fn refresh(&self) -> Result<(), RepoError> {
-        self.refresh_index()?;
+        self.store.refresh().map_err(RepoError::Damaged)?;
         let catalogue =
             catalogue(&self.store, &self.filter, &self.infos).map_err(RepoError::Damaged)?;
         *self.archives.write().unwrap_or_else(|p| p.into_inner()) = catalogue;
@@ -342,14 +341,7 @@ impl Repository for BorgRepo {
     }
 
     fn stored_bytes(&self) -> Option<u64> {
-        let segments = self.store.segments.list().ok()?;
-        Some(
-            segments
-                .iter()
-                .filter_map(|s| std::fs::metadata(self.store.segments.path(*s)).ok())
-                .map(|m| m.len())
-                .sum(),
-        )
+        self.store.stored_bytes()
     }
 
     fn read(&self, file: &BorgReader, offset: u64, size: u32) -> Result<Bytes, RepoError> {

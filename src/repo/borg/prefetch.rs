@@ -1,6 +1,8 @@
 //! Read-ahead for sequential readers: the chunks after the one being read are opened (read, MAC,
 //! decrypt, decompress) on worker threads into the chunk cache, so that both cores work while
-//! the reader copies. Workers start on first use: the repository is opened before a daemon forks.
+//! the reader copies. From a server, more workers each keep a request in flight, so that the
+//! connection stays busy. Workers start on first use: the repository is opened before a daemon
+//! forks.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,6 +13,8 @@ use super::store::Store;
 
 /// Workers opening chunks ahead: the work is CPU-bound (two SHA-256 passes and AES per byte).
 const WORKERS: usize = 2;
+/// Workers for a server: each waits for its reply most of the time.
+const REMOTE_WORKERS: usize = 6;
 /// Chunks waiting to be opened; more requests are dropped (the reader then opens them itself).
 const QUEUE: usize = 16;
 
@@ -27,6 +31,16 @@ impl Prefetcher {
             store,
             cache,
             queue: OnceLock::new(),
+        }
+    }
+
+    /// How many chunks a sequential reader asks for ahead (borg's chunks average 2 MiB): a few
+    /// from disk, one per worker from a server.
+    pub fn depth(&self) -> usize {
+        if self.store.is_remote() {
+            REMOTE_WORKERS
+        } else {
+            3
         }
     }
 
@@ -52,7 +66,12 @@ impl Prefetcher {
         let (send, receive) = sync_channel(QUEUE);
         let receive = Arc::new(Mutex::new(receive));
         let mut started = 0;
-        for n in 0..WORKERS {
+        let workers = if self.store.is_remote() {
+            REMOTE_WORKERS
+        } else {
+            WORKERS
+        };
+        for n in 0..workers {
             let (store, cache, receive) = (self.store.clone(), self.cache.clone(), receive.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("borg-ahead-{n}"))

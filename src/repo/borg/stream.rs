@@ -1,5 +1,6 @@
 //! An archive's item stream: its metadata chunks, opened one after another (on a second thread,
-//! ahead of the decoding), decoded as a sequence of msgpack maps that may span chunk boundaries.
+//! ahead of the decoding; from a server, several requested at once), decoded as a sequence of
+//! msgpack maps that may span chunk boundaries.
 
 use std::sync::mpsc::sync_channel;
 
@@ -22,8 +23,7 @@ pub fn for_each_item(
         let (send, receive) = sync_channel(AHEAD);
         // Opening a chunk (read, MAC, decrypt, decompress) overlaps with decoding the one before.
         let opener = std::thread::Builder::new().spawn_scoped(scope, move || {
-            for id in ids {
-                let chunk = store.get(id);
+            for chunk in store.get_many(ids) {
                 let failed = chunk.is_err();
                 if send.send(chunk).is_err() || failed {
                     break;
@@ -33,7 +33,7 @@ pub fn for_each_item(
         if let Err(err) = opener {
             // No thread to be had: open the chunks here, one after another.
             tracing::debug!("item chunks opened without a helper thread: {err}");
-            return decode_all(ids.iter().map(|id| store.get(id)), each);
+            return decode_all(store.get_many(ids), each);
         }
         decode_all(receive.into_iter(), each)
     })

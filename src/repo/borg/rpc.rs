@@ -1,0 +1,968 @@
+//! A client of `borg serve`, borg 1.x's remote repository (`borg/remote.py`): the ssh command
+//! borg builds (`BORG_RSH`, `user@host`, `BORG_REMOTE_PATH serve`), and borg's RPC over its pipes:
+//! msgpack requests `{i: msgid, m: method, a: {named args}}`, replies `{i, r}` or
+//! `{i, exception_class, …}`, any number in flight. Byte strings go as msgpack raw strings, as
+//! borg 1.x packs them.
+//!
+//! No thread of its own: whichever caller waits reads the next reply (and the remote's stderr,
+//! logged line by line) and hands it to the caller it belongs to, so that a repository opened
+//! before a daemon forks keeps working after the fork.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+
+use super::location::RemoteLocation;
+use super::msgpack;
+use crate::error::OpenError;
+
+/// The largest reply taken: borg's largest object (20 MiB with its header) and framing; a
+/// `list` of borg's 100,000-id pages is some 3.4 MB.
+const MAX_REPLY: u64 = 21 << 20;
+/// Replies nest a map in a map (exceptions, negotiate's versions).
+const MAX_DEPTH: usize = 8;
+/// `get` requests one `get_many` keeps in flight.
+const WINDOW: usize = 16;
+/// The remote's last stderr lines, kept to explain a connection that closed.
+const TAIL: usize = 3;
+/// A remote stderr line longer than this is cut.
+const MAX_LINE: usize = 2000;
+/// How long `close` waits for `borg serve` to give its lock back and exit before killing ssh.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// The capacity asked for the pipe replies come through.
+#[cfg(target_os = "linux")]
+const PIPE_SIZE: libc::c_int = 1 << 20;
+/// borg's lock wait (`--lock-wait`, 1 s by default), sent with `open`.
+const LOCK_WAIT: i64 = 1;
+/// The version genmount gives when it negotiates: the borg 1.2 client whose protocol it speaks.
+const CLIENT_VERSION: [i64; 4] = [1, 2, 4, -1];
+
+/// Why a call failed.
+#[derive(Debug, Clone)]
+pub enum RpcError {
+    /// The server raised an exception: its class (`ObjectNotFound`, `LockTimeout`…) and message.
+    Remote { class: String, message: String },
+    /// The connection failed or closed; the text says how, with the remote's last words.
+    Broken(String),
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RpcError::Remote { message, .. } => write!(f, "borg serve: {message}"),
+            RpcError::Broken(why) => f.write_str(why),
+        }
+    }
+}
+
+type Reply = Result<Value, RpcError>;
+
+/// An argument of a request.
+enum Arg<'a> {
+    Bytes(&'a [u8]),
+    Bool(bool),
+    Int(i64),
+    Ints(&'a [i64]),
+}
+
+/// A connection to `borg serve` through ssh.
+pub struct Client {
+    /// The location, as messages name it.
+    pub shown: String,
+    sender: Mutex<Sender>,
+    state: Mutex<State>,
+    turn: Condvar,
+    /// Locked by the one caller reading at a time.
+    incoming: Mutex<BufReader<Incoming>>,
+    child: Mutex<Option<Child>>,
+}
+
+struct Sender {
+    stdin: Option<ChildStdin>,
+    next: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// A caller is reading replies.
+    reading: bool,
+    /// Requests whose replies are waited for; any other reply is dropped.
+    wanted: HashSet<u64>,
+    replies: HashMap<u64, Reply>,
+    /// Set once the connection failed: every call fails with it from then on.
+    broken: Option<String>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Client {
+    /// Runs ssh and `borg serve` for `location`, and negotiates the protocol.
+    pub fn connect(location: &RemoteLocation) -> Result<Client, OpenError> {
+        let shown = location.to_string();
+        let failed = |why: String| OpenError::Repository(format!("borg repository {shown}: {why}"));
+        let argv =
+            command_line(location, |name| std::env::var(name).ok()).map_err(OpenError::Usage)?;
+        tracing::debug!(command = ?argv, "starting borg serve");
+        let mut command = Command::new(&argv[0]);
+        command
+            .args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // As borg: Ctrl-C at the terminal stops genmount, which then closes the connection itself.
+        // SAFETY: the closure runs in the forked child before exec and only calls signal(2),
+        // which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| failed(format!("cannot run {:?} (BORG_RSH): {e}", argv[0])))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            reap(child, Duration::ZERO);
+            return Err(failed("ssh started without its pipes".into()));
+        };
+        // Replies of a few MiB pass in fewer pieces through a larger pipe (Linux: up to 1 MiB
+        // unprivileged); where it cannot grow, it works as it is.
+        #[cfg(target_os = "linux")]
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor this process owns; it changes only the
+        // pipe's capacity.
+        unsafe {
+            libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+        }
+        let client = Client {
+            shown: shown.clone(),
+            sender: Mutex::new(Sender {
+                stdin: Some(stdin),
+                next: 1,
+            }),
+            state: Mutex::new(State::default()),
+            turn: Condvar::new(),
+            incoming: Mutex::new(BufReader::with_capacity(
+                256 << 10,
+                Incoming {
+                    stdout,
+                    stderr: Some(stderr),
+                    partial: Vec::new(),
+                    tail: VecDeque::new(),
+                },
+            )),
+            child: Mutex::new(Some(child)),
+        };
+        let version = client.negotiate().map_err(|err| match err {
+            RpcError::Broken(why) if why.starts_with("the connection closed") => {
+                failed(format!("{why} (is borg working on the server?)"))
+            }
+            other => failed(other.to_string()),
+        })?;
+        tracing::info!("connected to borg serve {version} at {shown}");
+        Ok(client)
+    }
+
+    /// Borg's first call, in the old tuple format every server reads; a dictionary reply means
+    /// the server speaks the named-argument format used from then on.
+    fn negotiate(&self) -> Result<String, RpcError> {
+        let msgid = {
+            let mut sender = lock(&self.sender);
+            let msgid = sender.next;
+            sender.next += 1;
+            let mut bytes = Vec::new();
+            let _ = rmp::encode::write_array_len(&mut bytes, 4);
+            let _ = rmp::encode::write_uint(&mut bytes, 1);
+            let _ = rmp::encode::write_uint(&mut bytes, msgid);
+            write_raw(&mut bytes, b"negotiate");
+            let _ = rmp::encode::write_array_len(&mut bytes, 1);
+            let _ = rmp::encode::write_map_len(&mut bytes, 1);
+            write_raw(&mut bytes, b"client_version");
+            write_arg(&mut bytes, &Arg::Ints(&CLIENT_VERSION));
+            lock(&self.state).wanted.insert(msgid);
+            if let Err(err) = self.write(&mut sender, &bytes) {
+                self.abandon(std::iter::once(msgid));
+                return Err(err);
+            }
+            msgid
+        };
+        let reply = self.wait(msgid)?;
+        let Some(version) = msgpack::get(&reply, "server_version") else {
+            return Err(RpcError::Broken(
+                "borg serve is older than 1.1 (its protocol is not supported): upgrade borg on the server"
+                    .into(),
+            ));
+        };
+        let parts: Vec<String> = match version {
+            Value::Array(parts) => parts
+                .iter()
+                .filter_map(Value::as_i64)
+                .filter(|n| *n >= 0)
+                .map(|n| n.to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(parts.join("."))
+    }
+
+    /// Opens the repository at the location's path; with `lock`, the server holds borg's
+    /// shared lock for this connection (as `borg mount` does). Returns the repository id.
+    pub fn open(&self, path: &str, lock: bool) -> Result<[u8; 32], RpcError> {
+        let id = self.call(
+            "open",
+            &[
+                ("path", Arg::Bytes(path.as_bytes())),
+                ("create", Arg::Bool(false)),
+                ("lock_wait", Arg::Int(LOCK_WAIT)),
+                ("lock", Arg::Bool(lock)),
+                ("exclusive", Arg::Bool(false)),
+                ("append_only", Arg::Bool(false)),
+                ("make_parent_dirs", Arg::Bool(false)),
+            ],
+        )?;
+        msgpack::bytes(&id)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| RpcError::Broken("open: the repository id is not 32 bytes".into()))
+    }
+
+    /// The object `id` as stored (the server checked its CRC and key).
+    pub fn get(&self, id: &[u8; 32]) -> Result<Vec<u8>, RpcError> {
+        into_bytes(self.call("get", &[("id", Arg::Bytes(id))])?, "get")
+    }
+
+    /// The objects `ids`, in order, with up to `WINDOW` requests in flight.
+    pub fn get_many<'a>(&'a self, ids: &'a [[u8; 32]]) -> GetMany<'a> {
+        GetMany {
+            client: self,
+            ids,
+            sent: VecDeque::new(),
+            next: 0,
+        }
+    }
+
+    /// The repokey (base64 text) from the repository's config; empty when it has none.
+    pub fn load_key(&self) -> Result<Vec<u8>, RpcError> {
+        into_bytes(self.call("load_key", &[])?, "load_key")
+    }
+
+    /// Makes the server drop its object index, so that the next `get` reads the newest one.
+    /// Nothing is written: a reader has no transaction to roll back.
+    pub fn forget_index(&self) -> Result<(), RpcError> {
+        self.call("rollback", &[]).map(drop)
+    }
+
+    /// Ends the connection: end of input makes `borg serve` close the repository (giving its
+    /// lock back) and exit; ssh is killed if it has not exited after a grace time.
+    pub fn close(&self) {
+        drop(lock(&self.sender).stdin.take());
+        if let Some(child) = lock(&self.child).take() {
+            reap(child, CLOSE_GRACE);
+            tracing::debug!("borg serve at {} closed", self.shown);
+        }
+    }
+
+    fn call(&self, method: &str, args: &[(&str, Arg)]) -> Reply {
+        let msgid = self.send(method, args)?;
+        self.wait(msgid)
+    }
+
+    fn send(&self, method: &str, args: &[(&str, Arg)]) -> Result<u64, RpcError> {
+        let mut sender = lock(&self.sender);
+        let msgid = sender.next;
+        sender.next += 1;
+        let bytes = request(msgid, method, args);
+        lock(&self.state).wanted.insert(msgid);
+        if let Err(err) = self.write(&mut sender, &bytes) {
+            self.abandon(std::iter::once(msgid));
+            return Err(err);
+        }
+        Ok(msgid)
+    }
+
+    fn write(&self, sender: &mut Sender, bytes: &[u8]) -> Result<(), RpcError> {
+        if let Some(why) = &lock(&self.state).broken {
+            return Err(RpcError::Broken(why.clone()));
+        }
+        let written = match sender.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(bytes).and_then(|()| stdin.flush()),
+            None => return Err(RpcError::Broken("the connection is closed".into())),
+        };
+        written.map_err(|e| {
+            // The reader tells why the other end went away; this is the fallback.
+            RpcError::Broken(format!("cannot send to borg serve: {e}"))
+        })
+    }
+
+    /// Waits for the reply to `msgid`, reading replies meanwhile if no other caller does.
+    fn wait(&self, msgid: u64) -> Reply {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(reply) = state.replies.remove(&msgid) {
+                state.wanted.remove(&msgid);
+                return reply;
+            }
+            if let Some(why) = &state.broken {
+                let why = why.clone();
+                state.wanted.remove(&msgid);
+                return Err(RpcError::Broken(why));
+            }
+            if state.reading {
+                state = self.turn.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            state.reading = true;
+            drop(state);
+            let got = next_reply(&mut lock(&self.incoming));
+            state = lock(&self.state);
+            state.reading = false;
+            match got {
+                Ok((id, reply)) if state.wanted.contains(&id) => {
+                    state.replies.insert(id, reply);
+                }
+                Ok(_) => {}
+                Err(why) => state.broken = Some(why),
+            }
+            self.turn.notify_all();
+        }
+    }
+
+    /// Forgets requests whose replies nobody will wait for.
+    fn abandon(&self, ids: impl Iterator<Item = u64>) {
+        let mut state = lock(&self.state);
+        for id in ids {
+            state.wanted.remove(&id);
+            state.replies.remove(&id);
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Objects fetched in order with several requests in flight, like borg's `get_many`.
+pub struct GetMany<'a> {
+    client: &'a Client,
+    ids: &'a [[u8; 32]],
+    sent: VecDeque<Result<u64, RpcError>>,
+    next: usize,
+}
+
+impl Iterator for GetMany<'_> {
+    type Item = Result<Vec<u8>, RpcError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.sent.len() < WINDOW
+            && let Some(id) = self.ids.get(self.next)
+        {
+            self.sent
+                .push_back(self.client.send("get", &[("id", Arg::Bytes(id))]));
+            self.next += 1;
+        }
+        let msgid = self.sent.pop_front()?;
+        Some(
+            msgid
+                .and_then(|msgid| self.client.wait(msgid))
+                .and_then(|value| into_bytes(value, "get")),
+        )
+    }
+}
+
+impl Drop for GetMany<'_> {
+    fn drop(&mut self) {
+        let pending = self.sent.drain(..).filter_map(Result::ok);
+        self.client.abandon(pending);
+    }
+}
+
+/// The ssh command line as borg builds it: `BORG_RSH` (default `ssh`) split as a shell splits
+/// words, `-p PORT`, `[user@]host`, then `BORG_REMOTE_PATH` (default `borg`) and `serve`.
+pub fn command_line(
+    location: &RemoteLocation,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, String> {
+    let rsh = var("BORG_RSH").filter(|v| !v.trim().is_empty());
+    let mut argv = match rsh {
+        Some(rsh) => shlex::split(&rsh)
+            .filter(|words| !words.is_empty())
+            .ok_or_else(|| format!("BORG_RSH is not a command line: {rsh}"))?,
+        None => vec!["ssh".to_string()],
+    };
+    if let Some(port) = location.port {
+        argv.extend(["-p".to_string(), port.to_string()]);
+    }
+    argv.push(location.destination());
+    argv.push(
+        var("BORG_REMOTE_PATH")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "borg".into()),
+    );
+    argv.push("serve".into());
+    Ok(argv)
+}
+
+/// A request in borg's named-argument format.
+fn request(msgid: u64, method: &str, args: &[(&str, Arg)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(64);
+    // Writes to a Vec cannot fail.
+    let _ = rmp::encode::write_map_len(&mut bytes, 3);
+    write_raw(&mut bytes, b"i");
+    let _ = rmp::encode::write_uint(&mut bytes, msgid);
+    write_raw(&mut bytes, b"m");
+    write_raw(&mut bytes, method.as_bytes());
+    write_raw(&mut bytes, b"a");
+    let _ = rmp::encode::write_map_len(&mut bytes, args.len() as u32);
+    for (name, arg) in args {
+        write_raw(&mut bytes, name.as_bytes());
+        write_arg(&mut bytes, arg);
+    }
+    bytes
+}
+
+fn write_arg(bytes: &mut Vec<u8>, arg: &Arg) {
+    match arg {
+        Arg::Bytes(b) => write_raw(bytes, b),
+        Arg::Bool(b) => {
+            let _ = rmp::encode::write_bool(bytes, *b);
+        }
+        Arg::Int(n) => {
+            let _ = rmp::encode::write_sint(bytes, *n);
+        }
+        Arg::Ints(ns) => {
+            let _ = rmp::encode::write_array_len(bytes, ns.len() as u32);
+            for n in *ns {
+                let _ = rmp::encode::write_sint(bytes, *n);
+            }
+        }
+    }
+}
+
+/// A msgpack raw string, as borg 1.x packs bytes and text alike.
+fn write_raw(bytes: &mut Vec<u8>, raw: &[u8]) {
+    let _ = rmp::encode::write_str_len(bytes, raw.len() as u32);
+    bytes.extend_from_slice(raw);
+}
+
+fn into_bytes(value: Value, method: &str) -> Result<Vec<u8>, RpcError> {
+    match value {
+        Value::String(s) => Ok(s.into_bytes()),
+        Value::Binary(b) => Ok(b),
+        _ => Err(RpcError::Broken(format!(
+            "{method}: the reply is not a byte string"
+        ))),
+    }
+}
+
+/// A reply's message id and result: borg's dictionary, or the old tuple `(1, msgid, error,
+/// result)` that answers the tuple-format `negotiate`.
+fn parse_reply(value: Value) -> Result<(u64, Reply), String> {
+    let not_borg = || "a reply that is not borg's protocol".to_string();
+    if let Value::Array(parts) = &value {
+        let [_, msgid, error, result] = parts.as_slice() else {
+            return Err(not_borg());
+        };
+        let msgid = msgid.as_u64().ok_or_else(not_borg)?;
+        return Ok((
+            msgid,
+            match error {
+                Value::Nil => Ok(result.clone()),
+                other => {
+                    let class = String::from_utf8_lossy(msgpack::bytes(other).unwrap_or_default())
+                        .into_owned();
+                    Err(RpcError::Remote {
+                        message: class.clone(),
+                        class,
+                    })
+                }
+            },
+        ));
+    }
+    let msgid = msgpack::get_u64(&value, "i").ok_or_else(not_borg)?;
+    if let Some(class) = msgpack::get_bytes(&value, "exception_class") {
+        let class = String::from_utf8_lossy(class).into_owned();
+        let short: Vec<String> = match msgpack::get(&value, "exception_short") {
+            Some(Value::Array(lines)) => lines
+                .iter()
+                .filter_map(msgpack::bytes)
+                .map(|l| String::from_utf8_lossy(l).trim().to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let message = match short.join(" ") {
+            m if m.is_empty() => class.clone(),
+            m => m,
+        };
+        return Ok((msgid, Err(RpcError::Remote { class, message })));
+    }
+    let Value::Map(entries) = value else {
+        return Err(not_borg());
+    };
+    let result = entries
+        .into_iter()
+        .find(|(k, _)| msgpack::bytes(k) == Some(b"r"))
+        .map(|(_, v)| v)
+        .ok_or_else(not_borg)?;
+    Ok((msgid, Ok(result)))
+}
+
+/// What `borg serve` sends back: replies on stdout; on stderr, log lines (JSON since borg 1.1)
+/// and whatever ssh and the remote shell say. A read of stdout polls both, so that stderr never
+/// fills its pipe and each of its lines is logged as it comes.
+struct Incoming {
+    stdout: ChildStdout,
+    stderr: Option<ChildStderr>,
+    partial: Vec<u8>,
+    tail: VecDeque<String>,
+}
+
+/// The next reply, or why the connection cannot give one.
+fn next_reply(reader: &mut BufReader<Incoming>) -> Result<(u64, Reply), String> {
+    let mut limited = Read::by_ref(reader).take(MAX_REPLY);
+    let read = read_value(&mut limited, MAX_DEPTH);
+    let left = limited.limit();
+    let value = read.map_err(|err| {
+        let why = match err {
+            ReadError::Eof if left == MAX_REPLY => "the connection closed".to_string(),
+            ReadError::Eof if left == 0 => {
+                format!(
+                    "borg serve sent a reply larger than {} MiB",
+                    MAX_REPLY >> 20
+                )
+            }
+            ReadError::Eof => "the connection closed inside a reply".to_string(),
+            ReadError::TooLarge => {
+                format!(
+                    "borg serve sent a reply larger than {} MiB",
+                    MAX_REPLY >> 20
+                )
+            }
+            ReadError::Invalid(why) => {
+                format!("borg serve sent what is not borg's protocol: {why}")
+            }
+        };
+        format!("{why}{}", reader.get_ref().tail_text())
+    })?;
+    parse_reply(value)
+}
+
+/// Why a msgpack value could not be read from the connection.
+#[derive(Debug)]
+enum ReadError {
+    /// The input ended (or its bound was reached) inside the value.
+    Eof,
+    /// A string or container larger than what is left of the bound.
+    TooLarge,
+    Invalid(String),
+}
+
+impl From<io::Error> for ReadError {
+    fn from(err: io::Error) -> Self {
+        match err.kind() {
+            io::ErrorKind::UnexpectedEof => ReadError::Eof,
+            _ => ReadError::Invalid(err.to_string()),
+        }
+    }
+}
+
+/// Reads one msgpack value of at most `depth` levels from `r`, whose limit bounds it. Raw
+/// strings and binaries become `Value::Binary` of exactly their size, read in one piece and not
+/// checked as UTF-8: borg's object data travels as raw strings of up to 20 MiB.
+fn read_value<R: Read>(r: &mut io::Take<R>, depth: usize) -> Result<Value, ReadError> {
+    fn be<const N: usize, R: Read>(r: &mut io::Take<R>) -> Result<[u8; N], ReadError> {
+        let mut bytes = [0u8; N];
+        r.read_exact(&mut bytes)?;
+        Ok(bytes)
+    }
+    let [marker] = be::<1, R>(r)?;
+    let len = |r: &mut io::Take<R>, size: u8| -> Result<u64, ReadError> {
+        Ok(match size {
+            1 => u64::from(be::<1, R>(r)?[0]),
+            2 => u64::from(u16::from_be_bytes(be::<2, R>(r)?)),
+            _ => u64::from(u32::from_be_bytes(be::<4, R>(r)?)),
+        })
+    };
+    let (kind, n) = match marker {
+        0x00..=0x7f => return Ok(Value::from(marker)),
+        0xe0..=0xff => return Ok(Value::from(marker as i8)),
+        0xc0 => return Ok(Value::Nil),
+        0xc2 => return Ok(Value::Boolean(false)),
+        0xc3 => return Ok(Value::Boolean(true)),
+        0xca => return Ok(Value::F32(f32::from_be_bytes(be::<4, R>(r)?))),
+        0xcb => return Ok(Value::F64(f64::from_be_bytes(be::<8, R>(r)?))),
+        0xcc => return Ok(Value::from(be::<1, R>(r)?[0])),
+        0xcd => return Ok(Value::from(u16::from_be_bytes(be::<2, R>(r)?))),
+        0xce => return Ok(Value::from(u32::from_be_bytes(be::<4, R>(r)?))),
+        0xcf => return Ok(Value::from(u64::from_be_bytes(be::<8, R>(r)?))),
+        0xd0 => return Ok(Value::from(be::<1, R>(r)?[0] as i8)),
+        0xd1 => return Ok(Value::from(i16::from_be_bytes(be::<2, R>(r)?))),
+        0xd2 => return Ok(Value::from(i32::from_be_bytes(be::<4, R>(r)?))),
+        0xd3 => return Ok(Value::from(i64::from_be_bytes(be::<8, R>(r)?))),
+        0xa0..=0xbf => (b's', u64::from(marker & 0x1f)),
+        0xd9 | 0xc4 => (b's', len(r, 1)?),
+        0xda | 0xc5 => (b's', len(r, 2)?),
+        0xdb | 0xc6 => (b's', len(r, 4)?),
+        0x90..=0x9f => (b'a', u64::from(marker & 0x0f)),
+        0xdc => (b'a', len(r, 2)?),
+        0xdd => (b'a', len(r, 4)?),
+        0x80..=0x8f => (b'm', u64::from(marker & 0x0f)),
+        0xde => (b'm', len(r, 2)?),
+        0xdf => (b'm', len(r, 4)?),
+        other => return Err(ReadError::Invalid(format!("msgpack type 0x{other:02x}"))),
+    };
+    // Every byte and every element takes at least one byte of what is left.
+    if n > r.limit() {
+        return Err(ReadError::TooLarge);
+    }
+    let n = n as usize;
+    if kind == b's' {
+        let mut bytes = vec![0u8; n];
+        r.read_exact(&mut bytes)?;
+        return Ok(Value::Binary(bytes));
+    }
+    let depth = depth
+        .checked_sub(1)
+        .ok_or_else(|| ReadError::Invalid("nested too deep".into()))?;
+    if kind == b'a' {
+        let mut items = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            items.push(read_value(r, depth)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    let mut entries = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let key = read_value(r, depth)?;
+        entries.push((key, read_value(r, depth)?));
+    }
+    Ok(Value::Map(entries))
+}
+
+impl Incoming {
+    /// `: remote: <last lines>`, or nothing.
+    fn tail_text(&self) -> String {
+        if self.tail.is_empty() {
+            return String::new();
+        }
+        let lines: Vec<&str> = self.tail.iter().map(String::as_str).collect();
+        format!(": remote: {}", lines.join(" / "))
+    }
+
+    /// Reads what stderr has now; its end closes it.
+    fn read_stderr(&mut self) {
+        let Some(stderr) = self.stderr.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 16 << 10];
+        match stderr.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                self.stderr = None;
+                if !self.partial.is_empty() {
+                    let line = std::mem::take(&mut self.partial);
+                    self.remote_line(&line);
+                }
+            }
+            Ok(n) => {
+                self.partial.extend_from_slice(&buf[..n]);
+                while let Some(end) = self.partial.iter().position(|b| *b == b'\n' || *b == b'\r') {
+                    let line: Vec<u8> = self.partial.drain(..=end).collect();
+                    self.remote_line(&line);
+                }
+                if self.partial.len() > MAX_LINE {
+                    let line = std::mem::take(&mut self.partial);
+                    self.remote_line(&line);
+                }
+            }
+        }
+    }
+
+    /// Logs one line of the remote's stderr: borg's JSON log lines at their level, anything else
+    /// (ssh, the remote shell) as a warning.
+    fn remote_line(&mut self, raw: &[u8]) {
+        let text = String::from_utf8_lossy(raw);
+        let line = text.trim();
+        if line.is_empty() {
+            return;
+        }
+        let line: String = line.chars().take(MAX_LINE).collect();
+        let (level, message) = match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(json) if json.is_object() => {
+                if json["type"] != "log_message" {
+                    return; // progress lines
+                }
+                let message = json["message"].as_str().unwrap_or_default().to_string();
+                (
+                    json["levelname"].as_str().unwrap_or("WARNING").to_string(),
+                    message,
+                )
+            }
+            _ => ("WARNING".to_string(), line),
+        };
+        match level.as_str() {
+            "DEBUG" => tracing::debug!("remote: {message}"),
+            "INFO" => tracing::info!("remote: {message}"),
+            "WARNING" => tracing::warn!("remote: {message}"),
+            _ => tracing::error!("remote: {message}"),
+        }
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(message);
+    }
+
+    /// At the end of stdout: what stderr still says (ssh's reason, say), for a little while.
+    fn finish_stderr(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.stderr.is_some() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.poll(false, left).1 {
+                return;
+            }
+            self.read_stderr();
+        }
+    }
+
+    /// Waits until stdout (when `stdout`) or stderr can be read, at most `timeout` (`None`:
+    /// forever); returns which can.
+    fn poll_for(&mut self, stdout: bool, timeout: Option<Duration>) -> io::Result<(bool, bool)> {
+        let stderr_fd = self.stderr.as_ref().map_or(-1, |e| e.as_raw_fd());
+        let mut fds = [
+            libc::pollfd {
+                fd: if stdout { self.stdout.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stderr_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let timeout = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+        // SAFETY: fds is an array of two initialised pollfd that outlives the call; poll ignores
+        // the negative descriptors.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((fds[0].revents != 0, fds[1].revents != 0))
+    }
+
+    fn poll(&mut self, stdout: bool, timeout: Duration) -> (bool, bool) {
+        self.poll_for(stdout, Some(timeout))
+            .unwrap_or((false, false))
+    }
+}
+
+impl Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let (out, err) = match self.poll_for(true, None) {
+                Ok(ready) => ready,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if err {
+                self.read_stderr();
+            }
+            if out {
+                let n = self.stdout.read(buf)?;
+                if n == 0 {
+                    self.finish_stderr();
+                }
+                return Ok(n);
+            }
+        }
+    }
+}
+
+/// Waits up to `grace` for `child` to exit, then kills it. After a daemon's fork the child
+/// belongs to the parent that exited (`init` reaps it): then it is watched by its pid.
+fn reap(mut child: Child, grace: Duration) {
+    let pid = child.id();
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) => {}
+            Err(_) if gone(pid) => return,
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !grace.is_zero() {
+        tracing::warn!("the ssh command (pid {pid}) did not exit: killed");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Whether process `pid` has exited (a zombie counts: it only waits to be reaped).
+fn gone(pid: u32) -> bool {
+    let Ok(raw) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    if unsafe { libc::kill(raw, 0) } != 0 {
+        return io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(port: Option<u16>) -> RemoteLocation {
+        RemoteLocation {
+            user: Some("me".into()),
+            host: "[::1]".into(),
+            port,
+            path: "/srv/repo".into(),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_borgs() -> Result<(), String> {
+        let none = |_: &str| None;
+        assert_eq!(
+            command_line(&location(None), none)?,
+            ["ssh", "me@::1", "borg", "serve"]
+        );
+        let vars = |name: &str| match name {
+            "BORG_RSH" => Some("ssh -i '/keys/my key' -o BatchMode=yes".to_string()),
+            "BORG_REMOTE_PATH" => Some("/opt/borg/bin/borg".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            command_line(&location(Some(2222)), vars)?,
+            [
+                "ssh",
+                "-i",
+                "/keys/my key",
+                "-o",
+                "BatchMode=yes",
+                "-p",
+                "2222",
+                "me@::1",
+                "/opt/borg/bin/borg",
+                "serve"
+            ]
+        );
+        let unclosed = |name: &str| (name == "BORG_RSH").then(|| "ssh -i 'x".to_string());
+        assert!(command_line(&location(None), unclosed).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn requests_pack_bytes_as_raw_strings() {
+        let packed = request(7, "get", &[("id", Arg::Bytes(&[0xff; 32]))]);
+        let value = msgpack::decode_whole(&packed, "request").expect("decodes");
+        assert_eq!(msgpack::get_u64(&value, "i"), Some(7));
+        assert_eq!(msgpack::get_bytes(&value, "m"), Some(&b"get"[..]));
+        let args = msgpack::get(&value, "a").expect("args");
+        assert_eq!(msgpack::get_bytes(args, "id"), Some(&[0xff; 32][..]));
+        // No msgpack bin type (0xc4-0xc6): borg serve's unpacker refuses it.
+        assert!(!packed.contains(&0xc4));
+        assert_eq!(packed[packed.len() - 34], 0xd9, "str 8 of 32 bytes");
+    }
+
+    fn read(bytes: &[u8], bound: u64) -> Result<Value, ReadError> {
+        read_value(&mut Read::take(bytes, bound), MAX_DEPTH)
+    }
+
+    #[test]
+    fn values_are_read_with_their_strings_as_bytes_and_bounded() -> Result<(), ReadError> {
+        let value = Value::Map(vec![
+            (Value::from("i"), Value::from(u64::MAX)),
+            (Value::from("r"), Value::from("data")),
+            (Value::from("n"), Value::from(-70_000)),
+            (Value::from("b"), Value::Binary(vec![0xff; 300])),
+            (
+                Value::from("l"),
+                Value::Array(vec![Value::Nil, Value::from(true), Value::F64(0.5)]),
+            ),
+        ]);
+        let mut packed = Vec::new();
+        rmpv::encode::write_value(&mut packed, &value).expect("pack");
+        let got = read(&packed, MAX_REPLY)?;
+        assert_eq!(msgpack::get_u64(&got, "i"), Some(u64::MAX));
+        assert!(matches!(msgpack::get(&got, "r"), Some(Value::Binary(b)) if b == b"data"));
+        assert_eq!(msgpack::get_i64(&got, "n"), Some(-70_000));
+        assert_eq!(msgpack::get_bytes(&got, "b"), Some(&[0xff; 300][..]));
+        assert!(matches!(msgpack::get(&got, "l"), Some(Value::Array(l)) if l.len() == 3));
+        assert!(matches!(
+            read(&packed[..packed.len() - 1], MAX_REPLY),
+            Err(ReadError::Eof)
+        ));
+        assert!(matches!(
+            read(&packed, 40),
+            Err(ReadError::TooLarge | ReadError::Eof)
+        ));
+        // A string that says it is 4 GiB long is refused before anything is allocated.
+        assert!(matches!(
+            read(&[0xdb, 0xff, 0xff, 0xff, 0xff], MAX_REPLY),
+            Err(ReadError::TooLarge)
+        ));
+        assert!(matches!(
+            read(&[0x91; 64], MAX_REPLY),
+            Err(ReadError::Invalid(_))
+        ));
+        assert!(matches!(
+            read(&[0xc1], MAX_REPLY),
+            Err(ReadError::Invalid(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn replies_results_and_exceptions() {
+        let reply = |entries: Vec<(Value, Value)>| parse_reply(Value::Map(entries));
+        let got = reply(vec![
+            (Value::from("i"), Value::from(3)),
+            (Value::from("r"), Value::from("data")),
+        ]);
+        assert!(matches!(got, Ok((3, Ok(Value::String(_))))));
+        let failed = reply(vec![
+            (Value::from("i"), Value::from(4)),
+            (
+                Value::from("exception_class"),
+                Value::from("ObjectNotFound"),
+            ),
+            (
+                Value::from("exception_short"),
+                Value::Array(vec![Value::from("Object with key 00 not found.\n")]),
+            ),
+        ]);
+        let Ok((4, Err(RpcError::Remote { class, message }))) = failed else {
+            panic!("not an exception: {failed:?}");
+        };
+        assert_eq!(class, "ObjectNotFound");
+        assert_eq!(message, "Object with key 00 not found.");
+        let old = parse_reply(Value::Array(vec![
+            Value::from(1),
+            Value::from(1),
+            Value::Nil,
+            Value::from(2),
+        ]));
+        assert!(matches!(old, Ok((1, Ok(Value::Integer(_))))));
+        assert!(parse_reply(Value::from(5)).is_err());
+        assert!(reply(vec![(Value::from("i"), Value::from(1))]).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! The borg repositories the borg tests mount: made by the real `borg` (Debian's 1.2) from a
+//! source tree whose states are captured at each backup, with the fixture's passphrase and a
+//! borg base directory of its own.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+pub const PASSPHRASE: &str = "correct horse";
+
+/// What borg keeps: no directory sizes and no block counts (sparse files read back as zeros).
+/// Atimes are stored with `--atime` and compared.
+pub const BORG: Rules = Rules {
+    dir_sizes: false,
+    blocks: false,
+    atimes: true,
+    dir_links: true,
+};
+
+/// A borg repository of `src/`, with what `src/` held at each backup.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub compression: &'static str,
+    pub captured: Vec<BTreeMap<PathBuf, Captured>>,
+}
+
+impl Fixture {
+    /// An initialised repository in `mode` and an empty `src/`.
+    pub fn init(mode: &str, compression: &'static str) -> Fixture {
+        let fixture = Fixture {
+            dir: tempfile::tempdir().expect("tempdir"),
+            compression,
+            captured: Vec::new(),
+        };
+        std::fs::create_dir_all(fixture.src()).expect("mkdir src");
+        std::fs::create_dir_all(fixture.mnt()).expect("mkdir mnt");
+        let repo = fixture.repo();
+        fixture.borg(&["init", "-e", mode, path_str(&repo)]);
+        fixture
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    pub fn src(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+    /// Borg's keys, cache and security files stay inside the fixture.
+    pub fn base(&self) -> PathBuf {
+        self.dir.path().join("base")
+    }
+
+    /// Runs the real borg in `src/`, with the fixture's passphrase and base directory.
+    pub fn borg(&self, args: &[&str]) -> String {
+        let out = Command::new("borg")
+            .args(args)
+            .current_dir(self.src())
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_BASE_DIR", self.base())
+            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .output()
+            .expect("borg runs");
+        assert!(
+            out.status.success(),
+            "borg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Captures `src/` and backs it up as archive `name`. Symlinks are read once before: reading
+    /// one moves its atime once (relatime), and borg reads them after recording that atime.
+    pub fn backup(&mut self, name: &str) {
+        for rel in walk(&self.src()) {
+            let _ = std::fs::read_link(self.src().join(rel));
+        }
+        self.captured.push(capture(&self.src()));
+        let archive = format!("{}::{name}", self.repo().display());
+        self.borg(&["create", "--atime", "-C", self.compression, &archive, "."]);
+    }
+
+    /// `genmount mount` of the repository with the fixture's passphrase, then `extra`.
+    pub fn mount(&self, extra: &[&str]) -> Mount {
+        let mut command = self.genmount(Some(PASSPHRASE));
+        command
+            .arg("mount")
+            .arg(self.repo())
+            .arg(self.mnt())
+            .args(extra);
+        Mount::spawn(command, &self.mnt())
+    }
+
+    /// genmount with the fixture's borg environment and `passphrase` (none: no BORG_PASSPHRASE).
+    pub fn genmount(&self, passphrase: Option<&str>) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env("BORG_BASE_DIR", self.base())
+            .env_remove("BORG_PASSCOMMAND")
+            .env_remove("BORG_PASSPHRASE_FD")
+            .env_remove("RESTIC_REPOSITORY")
+            .env_remove("BORG_RSH")
+            .env_remove("BORG_REMOTE_PATH")
+            .env("RUST_LOG", "info");
+        match passphrase {
+            Some(passphrase) => command.env("BORG_PASSPHRASE", passphrase),
+            None => command.env_remove("BORG_PASSPHRASE"),
+        };
+        command
+    }
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 test path")
+}
+
+/// The edge-case tree without what borg 1.2 itself does not keep: sockets, and times before 1970,
+/// which it stores as 0 (its `safe_ns`). Those times move to just after 1970, keeping nanoseconds.
+pub fn without_what_borg_drops(src: &Path) {
+    std::fs::remove_file(src.join("socket")).expect("remove socket");
+    set_times(
+        &src.join("one"),
+        (315_619_200, 123_456_789),
+        (1, 999_999_999),
+    );
+    set_times(&src.join("dir/nested"), (86_400, 1), (172_800, 987_654_321));
+}
+
+/// POSIX ACLs, which borg stores as text and genmount serves as the kernel's binary xattrs:
+/// named user and group entries on a file, a default ACL on a directory.
+pub fn add_acls(src: &Path) {
+    let setfacl = |args: &[&str]| {
+        let status = Command::new("setfacl")
+            .args(args)
+            .current_dir(src)
+            .status()
+            .expect("setfacl runs (package acl)");
+        assert!(status.success(), "setfacl {args:?}");
+    };
+    setfacl(&["-m", "u:1234:r--,g:55:rw-", "private"]);
+    setfacl(&["-d", "-m", "u:1234:rwx", "setgid-dir"]);
+}
+
+/// Two archives of the edge-case tree that differ, and a third renamed to a checkpoint's name.
+pub fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> Fixture {
+    let mut fixture = Fixture::init(mode, compression);
+    build_edge_tree(&fixture.src(), 0);
+    without_what_borg_drops(&fixture.src());
+    add_acls(&fixture.src());
+    add_big_files(&fixture.src());
+    add_bulk(&fixture.src(), 10, 300);
+    fixture.backup("first");
+    std::fs::write(fixture.src().join("variant"), [1]).expect("write");
+    std::fs::write(fixture.src().join("added-later"), b"new in the second\n").expect("write");
+    std::fs::remove_file(fixture.src().join("size-4095")).expect("remove");
+    fixture.backup("second");
+    fixture.borg(&[
+        "create",
+        &format!("{}::third", fixture.repo().display()),
+        ".",
+    ]);
+    let repo = fixture.repo();
+    fixture.borg(&[
+        "rename",
+        &format!("{}::third", repo.display()),
+        "third.checkpoint",
+    ]);
+    fixture
+}
+
+/// Every file of the repository with its bytes.
+pub fn repository_files(repo: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walk(repo)
+        .into_iter()
+        .filter(|rel| repo.join(rel).is_file())
+        .map(|rel| {
+            let bytes = std::fs::read(repo.join(&rel)).expect("read repository file");
+            (rel, bytes)
+        })
+        .collect()
+}
+
+/// The segment files of a repository.
+pub fn segments(repo: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = walk(&repo.join("data"))
+        .into_iter()
+        .map(|rel| repo.join("data").join(rel))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort_by_key(|p| {
+        p.file_name()
+            .and_then(OsStr::to_str)
+            .and_then(|n| n.parse::<u64>().ok())
+    });
+    found
+}
+
+/// What the real borg answers to `args` on the fixture's repository: its exit code and stderr.
+pub fn borg_status(fixture: &Fixture, args: &[&str]) -> (i32, String) {
+    let out = Command::new("borg")
+        .args(args)
+        .arg(fixture.repo())
+        .env("BORG_PASSPHRASE", PASSPHRASE)
+        .env("BORG_BASE_DIR", fixture.base())
+        .output()
+        .expect("borg runs");
+    let code = out.status.code().unwrap_or(-1);
+    (code, String::from_utf8_lossy(&out.stderr).into_owned())
+}
