@@ -1,13 +1,14 @@
 //! FUSE passthrough of snapshot folders through the real kernel FUSE: big and small files read
 //! byte-exact while the kernel reads them itself (the daemon serves no READ), and the fallbacks
-//! through genmount: `--no-passthrough`, and a kernel that refuses the backing files.
+//! through genmount: `--no-passthrough`, a kernel that refuses the backing files, and a folder
+//! whose filesystem records access times (the kernel's reads would write them into the backup).
 // Passthrough is Linux's (6.9 or later, as root): these tests run as root, as CI does.
 #![cfg(target_os = "linux")]
 
 mod common;
 
 use std::io::Read;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,36 @@ fn folder(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         std::fs::write(generation.join(name), bytes).expect("source file");
     }
     files
+}
+
+/// `dir` bind-mounted read-only at `at` (unmounted when dropped): a folder whose files no read can
+/// give a new access time, which passthrough requires.
+struct ReadOnlyBind(PathBuf);
+
+impl ReadOnlyBind {
+    fn new(dir: &Path, at: &Path) -> ReadOnlyBind {
+        std::fs::create_dir(at).expect("mkdir");
+        let bound = ReadOnlyBind(at.to_owned());
+        for args in [&["--bind"][..], &["-o", "remount,ro,bind"][..]] {
+            let status = std::process::Command::new("mount")
+                .args(args)
+                .args(if args.len() == 1 {
+                    vec![dir, at]
+                } else {
+                    vec![at]
+                })
+                .status()
+                .expect("mount(8)");
+            assert!(status.success(), "mount {args:?} failed");
+        }
+        bound
+    }
+}
+
+impl Drop for ReadOnlyBind {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
 }
 
 /// Reads every file under `generation` and compares it with its source bytes.
@@ -127,7 +158,8 @@ fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestRes
     );
     std::fs::create_dir(&mnt)?;
     let files = folder(&repo);
-    let mount = start(&repo, &mnt, &log, &[]);
+    let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
+    let mount = start(&read_only.0, &mnt, &log, &[]);
     let generation = mnt.join(GENERATION);
     read_and_compare(&generation, &files);
 
@@ -197,8 +229,9 @@ fn backing_files_the_kernel_refuses_are_read_through_genmount() -> TestResult {
     std::fs::create_dir(&lower)?;
     std::fs::create_dir(&upper)?;
     let files = folder(&repo);
+    let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
     let lower_log = dir.path().join("lower.log");
-    let lower_mount = start(&repo, &lower, &lower_log, &[]);
+    let lower_mount = start(&read_only.0, &lower, &lower_log, &[]);
     let mount = start(&lower, &upper, &log, &[]);
     read_and_compare(&upper.join(GENERATION), &files);
     let log = stop(mount, &log);
@@ -214,6 +247,47 @@ fn backing_files_the_kernel_refuses_are_read_through_genmount() -> TestResult {
         counts(&lower_log).1,
         0,
         "the lower mount passes through: {lower_log}"
+    );
+    Ok(())
+}
+
+/// On a filesystem that records access times (relatime here), the kernel's own reads of a backing
+/// file would give the backed-up file a new atime: such files are read through genmount, whose
+/// reads leave atimes alone (O_NOATIME), and the source's atimes stay as they were.
+#[test]
+fn files_whose_reads_would_change_atimes_are_not_passed_through() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (repo, mnt, log) = (
+        dir.path().join("repo"),
+        dir.path().join("mnt"),
+        dir.path().join("log"),
+    );
+    std::fs::create_dir(&mnt)?;
+    let files = folder(&repo);
+    let generation = repo.join(GENERATION);
+    // Older than a day: relatime would update it at the next read.
+    let status = std::process::Command::new("touch")
+        .args(["-a", "-d", "2001-02-03 04:05:06"])
+        .args(files.iter().map(|(name, _)| generation.join(name)))
+        .status()?;
+    assert!(status.success(), "touch -a");
+    let atimes = |files: &[(PathBuf, Vec<u8>)]| -> Vec<i64> {
+        let atime = |name: &PathBuf| std::fs::metadata(generation.join(name)).map(|m| m.atime());
+        files
+            .iter()
+            .map(|(name, _)| atime(name).unwrap_or(-1))
+            .collect()
+    };
+    let before = atimes(&files);
+    let mount = start(&repo, &mnt, &log, &[]);
+    read_and_compare(&mnt.join(GENERATION), &files);
+    let log = stop(mount, &log);
+    assert!(log.contains("passthrough not used"), "{log}");
+    assert_eq!(counts(&log).0, 0, "no file passed through: {log}");
+    assert_eq!(
+        atimes(&files),
+        before,
+        "reads changed the source's access times"
     );
     Ok(())
 }

@@ -197,7 +197,7 @@ impl Repository for FolderRepo {
     }
 
     fn open(&self, file: &Node<Self::Handle>) -> Result<Self::Reader, RepoError> {
-        localfs::open_nofollow(&file.handle).map_err(|err| io_error(&file.handle, err))
+        regular_file(&file.handle)?.ok_or_else(|| not_regular(&file.handle))
     }
 
     fn has_backing_files(&self) -> bool {
@@ -205,10 +205,17 @@ impl Repository for FolderRepo {
     }
 
     /// Opened as `open` opens (read-only, no symlink followed at the end of a path built from the
-    /// root by plain names only), so that the OS reading it directly reaches no file a read through
-    /// genmount could not; what is no longer a regular file is not handed out.
+    /// root by plain names only, never waiting), and handed out only where the kernel's own reads
+    /// of it cannot change its access time (see `localfs::reads_leave_no_trace`).
     fn backing_file(&self, file: &Node<Self::Handle>) -> Result<Option<std::fs::File>, RepoError> {
-        localfs::open_regular(&file.handle).map_err(|err| io_error(&file.handle, err))
+        let opened = regular_file(&file.handle)?;
+        Ok(opened.filter(|f| {
+            let quiet = localfs::reads_leave_no_trace(f);
+            if !quiet {
+                report_atime_once();
+            }
+            quiet
+        }))
     }
 
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
@@ -218,6 +225,26 @@ impl Repository for FolderRepo {
         buf.truncate(n);
         Ok(Bytes::from(buf))
     }
+}
+
+/// The regular file at `path`, opened for reading (`None` if something else took its place).
+fn regular_file(path: &Path) -> Result<Option<std::fs::File>, RepoError> {
+    localfs::open_regular(path).map_err(|err| io_error(path, err))
+}
+
+fn not_regular(path: &Path) -> RepoError {
+    RepoError::Damaged(format!("{}: no longer a regular file", path.display()))
+}
+
+/// Says once per mount why files are read through genmount rather than passed through.
+fn report_atime_once() {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::info!(
+            "passthrough not used: the folder's filesystem records access times (not read-only, \
+             not noatime), and the kernel's reads would change them"
+        );
+    });
 }
 
 #[cfg(test)]

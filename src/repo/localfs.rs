@@ -39,21 +39,26 @@ cfg_if::cfg_if! {
         }
 
         /// Opens a file without following a symlink and, where allowed, without touching its atime.
-        pub fn open_nofollow(path: &Path) -> io::Result<File> {
-            let base = libc::O_NOFOLLOW | libc::O_CLOEXEC;
-            noatime_flag()
-                .and_then(|noatime| open_with(path, base | noatime).ok())
-                .map_or_else(|| open_with(path, base), Ok)
-        }
-
-        /// As `open_nofollow`, for a file the OS is to read by itself: never waits (a FIFO put in
-        /// a regular file's place would block the open), and `None` for anything not a regular file.
+        /// Opens a regular file read-only without following a symlink at the end of `path`, and
+        /// without waiting: a FIFO put in a file's place would block the open (and a worker) until
+        /// a writer came. Anything no longer a regular file is `None`.
         pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
             let base = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK;
             let file = noatime_flag()
                 .and_then(|noatime| open_with(path, base | noatime).ok())
                 .map_or_else(|| open_with(path, base), Ok)?;
             Ok(file.metadata()?.is_file().then_some(file))
+        }
+
+        /// Whether reading `file` leaves its access time alone however it is opened: its
+        /// filesystem is read-only or mounted `noatime`. A file the kernel reads by itself (FUSE
+        /// passthrough) is opened again with the reader's flags, without `O_NOATIME`, so on any
+        /// other filesystem the read would write an access time into the user's backup.
+        pub fn reads_leave_no_trace(file: &File) -> bool {
+            use rustix::fs::StatVfsMountFlags as Flags;
+            rustix::fs::fstatvfs(file)
+                .map(|vfs| vfs.f_flag.intersects(Flags::RDONLY | Flags::NOATIME))
+                .unwrap_or(false)
         }
 
         fn open_with(path: &Path, flags: i32) -> io::Result<File> {
@@ -164,14 +169,15 @@ cfg_if::cfg_if! {
             Some(((u64::from(info.dwVolumeSerialNumber), index), info.nNumberOfLinks))
         }
 
-        pub fn open_nofollow(path: &Path) -> io::Result<File> {
-            File::open(path)
-        }
-
-        /// As `open_nofollow`; `None` for anything not a regular file.
+        /// Opens a file read-only; `None` for anything not a regular file.
         pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
             let file = File::open(path)?;
             Ok(file.metadata()?.is_file().then_some(file))
+        }
+
+        /// Windows has no FUSE passthrough; nothing asks.
+        pub fn reads_leave_no_trace(_file: &File) -> bool {
+            false
         }
 
         pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

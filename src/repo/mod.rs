@@ -4,7 +4,7 @@
 pub mod borg;
 pub mod datename;
 pub mod folder;
-mod localfs;
+pub(crate) mod localfs;
 pub mod restic;
 
 use bytes::Bytes;

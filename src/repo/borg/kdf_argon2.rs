@@ -17,8 +17,12 @@ use super::msgpack;
 /// Borg's own setting is 64 MiB (`memory_cost` is in KiB); a key file asking for more than
 /// 1 GiB is hostile or damaged, not borg's, and would have us allocate it all.
 const MAX_MEMORY_KIB: u32 = 1 << 20;
-/// Borg uses 3 passes; a few hundred would keep a mount waiting for minutes.
+/// Borg uses 3 passes.
 const MAX_TIME_COST: u32 = 100;
+/// The work of memory times passes, in KiB: borg's 64 MiB x 3 is 192 MiB; 4 GiB (a few seconds
+/// here) allows 16 times that, and keeps a hostile key (1 GiB x 100 passes) from holding a
+/// mount for minutes.
+const MAX_WORK_KIB: u64 = 4 << 20;
 /// Borg uses 4 lanes.
 const MAX_PARALLELISM: u32 = 64;
 
@@ -80,6 +84,11 @@ fn derive(
     let memory = param("argon2_memory_cost", MAX_MEMORY_KIB)?;
     let time = param("argon2_time_cost", MAX_TIME_COST)?;
     let lanes = param("argon2_parallelism", MAX_PARALLELISM)?;
+    if u64::from(memory) * u64::from(time) > MAX_WORK_KIB {
+        return Err(invalid(format!(
+            "argon2 memory {memory} KiB x {time} passes is out of bounds ({MAX_WORK_KIB} KiB)"
+        )));
+    }
     let algorithm = match msgpack::get_bytes(outer, "argon2_type") {
         Some(b"id") => argon2::Algorithm::Argon2id,
         Some(b"i") => argon2::Algorithm::Argon2i,

@@ -107,6 +107,16 @@ fn hostile_costs_are_refused_before_any_work() {
     // Too little memory for the lanes is argon2's own error, not a panic.
     refused(with("argon2_memory_cost", Value::from(2)), "argon2");
     refused(with("data", Value::Binary(vec![0; 8])), "tag");
+    // Each cost within bounds, together minutes of work: 1 GiB over 100 passes.
+    let Value::Map(mut entries) = outer("argon2 chacha20-poly1305", unhex(CHACHA), 1 << 20) else {
+        unreachable!("a map")
+    };
+    for (key, old) in entries.iter_mut() {
+        if key.as_str() == Some("argon2_time_cost") {
+            *old = Value::from(100);
+        }
+    }
+    refused(open(layout, &Value::Map(entries), PASSPHRASE), "passes");
 }
 
 /// A repokey blob under Argon2 and ChaCha20-Poly1305, sealed with the crates' primitives in

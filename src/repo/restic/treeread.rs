@@ -23,9 +23,20 @@ const WORKERS: usize = 4;
 const WINDOW: usize = 64;
 /// Trees waiting to be read ahead; more are not queued (the walk reads them itself when it gets there).
 const QUEUED: usize = 1024;
-/// Directories whose subdirectories are known in order, and subdirectories whose place is known.
-const WINDOWS: usize = 1 << 14;
-const PLACES: usize = 1 << 18;
+/// Subdirectory ids kept in windows, in all (32 bytes each), and subdirectories whose place is
+/// known: both bounded, so that directories of many subdirectories cannot grow them without end.
+const WINDOW_IDS: u64 = 1 << 18;
+const PLACES: usize = 1 << 16;
+
+/// Weighs a window by its subdirectories.
+#[derive(Clone)]
+struct BySubdirs;
+
+impl quick_cache::Weighter<TreeId, Arc<Window>> for BySubdirs {
+    fn weight(&self, _tree: &TreeId, window: &Arc<Window>) -> u64 {
+        window.subdirs.len() as u64 + 1
+    }
+}
 
 /// The subdirectories of one listed directory, in listing order, and how many were queued.
 struct Window {
@@ -43,9 +54,9 @@ pub struct TreeSource {
     first_loads: PackGate,
     ahead: SyncSender<TreeId>,
     /// By directory tree: its subdirectories.
-    windows: Cache<TreeId, Arc<Window>>,
-    /// By subdirectory tree: the window it is in and its place there.
-    places: Cache<TreeId, (Arc<Window>, usize)>,
+    windows: Cache<TreeId, Arc<Window>, BySubdirs>,
+    /// By subdirectory tree: the window it is in (while `windows` keeps it) and its place there.
+    places: Cache<TreeId, (Weak<Window>, usize)>,
 }
 
 impl TreeSource {
@@ -57,7 +68,7 @@ impl TreeSource {
             trees: Trees::new(),
             first_loads: PackGate::new(cached),
             ahead: sender,
-            windows: Cache::new(WINDOWS),
+            windows: Cache::with_weighter(1024, WINDOW_IDS, BySubdirs),
             places: Cache::new(PLACES),
         });
         start_workers(&source, queue);
@@ -72,7 +83,8 @@ impl TreeSource {
             self.windows.insert(id, window.clone());
             self.queue_up_to(&window, WINDOW);
         }
-        if let Some((window, place)) = self.places.get(&id) {
+        let place = self.places.get(&id);
+        if let Some((window, place)) = place.and_then(|(w, p)| Some((w.upgrade()?, p))) {
             self.queue_up_to(&window, place.saturating_add(1 + WINDOW));
         }
         Ok(listing)
@@ -108,7 +120,7 @@ impl TreeSource {
             queued: Mutex::new(0),
         });
         for (place, tree) in window.subdirs.iter().enumerate() {
-            self.places.insert(*tree, (window.clone(), place));
+            self.places.insert(*tree, (Arc::downgrade(&window), place));
         }
         window
     }
