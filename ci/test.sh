@@ -26,8 +26,9 @@ cargo check --locked --features opendal
 bash ci/cross.sh
 
 # Fuzzing: the code that turns repository data into names and nodes (ci/fuzz/fuzz_targets), each
-# target for a bounded time (about 5 minutes in all with the build, on 2 cores). No sanitizer: src/
-# has no unsafe code, and panics and overflow checks need none; so the default toolchain can build it
+# target for a bounded time (about 5 minutes in all with the build, on 2 cores). No sanitizer: the
+# code the targets reach has no unsafe code (src/'s few libc calls are borg's lock, passphrase fd and
+# ssh pipe), and panics and overflow checks need none; so the default toolchain can build it
 # when there is no nightly. The fuzz crate has its own target dir and Cargo.lock: after a change to
 # genmount's dependencies, refresh it: `cp Cargo.lock ci/fuzz/ && cargo metadata --manifest-path
 # ci/fuzz/Cargo.toml >/dev/null`. A crash fails the step and leaves its input in

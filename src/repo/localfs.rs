@@ -54,11 +54,18 @@ cfg_if::cfg_if! {
         /// filesystem is read-only or mounted `noatime`. A file the kernel reads by itself (FUSE
         /// passthrough) is opened again with the reader's flags, without `O_NOATIME`, so on any
         /// other filesystem the read would write an access time into the user's backup.
+        #[cfg(target_os = "linux")]
         pub fn reads_leave_no_trace(file: &File) -> bool {
             use rustix::fs::StatVfsMountFlags as Flags;
             rustix::fs::fstatvfs(file)
                 .map(|vfs| vfs.f_flag.intersects(Flags::RDONLY | Flags::NOATIME))
                 .unwrap_or(false)
+        }
+
+        /// Only Linux has FUSE passthrough (and reports `noatime` through statvfs).
+        #[cfg(not(target_os = "linux"))]
+        pub fn reads_leave_no_trace(_file: &File) -> bool {
+            false
         }
 
         fn open_with(path: &Path, flags: i32) -> io::Result<File> {
