@@ -206,7 +206,8 @@ fn no_passthrough_reads_through_genmount() -> TestResult {
     );
     std::fs::create_dir(&mnt)?;
     let files = folder(&repo);
-    let mount = start(&repo, &mnt, &log, &["--no-passthrough"]);
+    let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
+    let mount = start(&read_only.0, &mnt, &log, &["--no-passthrough"]);
     read_and_compare(&mnt.join(GENERATION), &files);
     let log = stop(mount, &log);
     assert!(log.contains("FUSE passthrough turned off"), "{log}");
@@ -283,7 +284,7 @@ fn files_whose_reads_would_change_atimes_are_not_passed_through() -> TestResult 
     read_and_compare(&mnt.join(GENERATION), &files);
     let log = stop(mount, &log);
     assert!(log.contains("passthrough not used"), "{log}");
-    assert_eq!(counts(&log).0, 0, "no file passed through: {log}");
+    assert!(!log.contains("FUSE passthrough in use"), "{log}");
     assert_eq!(
         atimes(&files),
         before,

@@ -19,7 +19,7 @@ use crate::error::RepoError;
 
 /// Workers reading trees ahead: most of their time goes to waiting on the disk or the network.
 const WORKERS: usize = 4;
-/// Subdirectories read ahead of the one the walk is in (about 25 KiB of cache each, at 100 entries).
+/// Subdirectories read ahead of the one the walk is in (about 35 KiB of cache each, at 100 entries).
 const WINDOW: usize = 64;
 /// Trees waiting to be read ahead; more are not queued (the walk reads them itself when it gets there).
 const QUEUED: usize = 1024;
@@ -27,6 +27,9 @@ const QUEUED: usize = 1024;
 /// known: both bounded, so that directories of many subdirectories cannot grow them without end.
 const WINDOW_IDS: u64 = 1 << 18;
 const PLACES: usize = 1 << 16;
+/// Subdirectories of one directory that are read ahead at most: a window must fit in `windows`
+/// (one that did not would be made again at every lookup in its directory).
+const WINDOW_SUBDIRS: usize = 1 << 15;
 
 /// Weighs a window by its subdirectories.
 #[derive(Clone)]
@@ -114,6 +117,7 @@ impl TreeSource {
             .entries
             .iter()
             .filter_map(|(_, node)| node.handle.subtree())
+            .take(WINDOW_SUBDIRS)
             .collect();
         let window = Arc::new(Window {
             subdirs,
