@@ -1,5 +1,6 @@
 //! The restic backend: every snapshot of a restic repository is a generation. The index comes
-//! through rustic_core, generations from `catalogue`, listings from `treeread` (cached by `trees`), bytes from `blobs`.
+//! through rustic_core, generations from `catalogue`, listings from `treeread` (cached by `trees`),
+//! bytes from `blobs`.
 
 mod blobs;
 mod catalogue;
