@@ -28,6 +28,8 @@ mod prefetch;
 mod recent;
 #[cfg(unix)]
 mod rpc;
+#[cfg(unix)]
+mod rpcwire;
 mod segments;
 mod stat;
 mod store;
