@@ -29,6 +29,8 @@ mod recent;
 #[cfg(unix)]
 mod rpc;
 #[cfg(unix)]
+mod rpcpipe;
+#[cfg(unix)]
 mod rpcwire;
 mod segments;
 mod stat;

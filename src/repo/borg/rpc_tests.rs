@@ -1,7 +1,11 @@
 //! Unit tests of the borg serve client: the ssh command line, requests and replies as bytes,
 //! and bounded reads of hostile replies.
 
+use std::io::Read;
+
 use super::*;
+use crate::repo::borg::rpcpipe::{MAX_DEPTH, MAX_REPLY};
+use crate::repo::borg::rpcwire::{ReadError, parse_reply, read_value};
 
 fn location(port: Option<u16>) -> RemoteLocation {
     RemoteLocation {
