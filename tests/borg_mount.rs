@@ -227,13 +227,7 @@ fn a_segment_deleted_under_the_mount_gives_eio_for_its_files_only() -> std::io::
     without_what_borg_drops(&fixture.src());
     fixture.backup("before");
     // Small segments: the victim's only chunk fills a segment of its own in the next archive.
-    let config = std::fs::read_to_string(fixture.repo().join("config"))?;
-    let small = config.replace("max_segment_size = 524288000", "max_segment_size = 4096");
-    assert_ne!(
-        config, small,
-        "borg's default segment size is in the config"
-    );
-    std::fs::write(fixture.repo().join("config"), small)?;
+    fixture.use_small_segments()?;
     let victim = pseudo_random(300_000, 77);
     std::fs::write(fixture.src().join("victim"), &victim)?;
     fixture.backup("after");

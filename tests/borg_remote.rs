@@ -278,13 +278,7 @@ fn a_corrupted_chunk_and_a_missing_segment_give_eio_for_their_files_only() -> st
     build_edge_tree(&fixture.src(), 0);
     fixture.backup("before");
     // Small segments: each victim's only chunk fills a segment of its own.
-    let config = std::fs::read_to_string(fixture.repo().join("config"))?;
-    let small = config.replace("max_segment_size = 524288000", "max_segment_size = 4096");
-    assert_ne!(
-        config, small,
-        "borg's default segment size is in the config"
-    );
-    std::fs::write(fixture.repo().join("config"), small)?;
+    fixture.use_small_segments()?;
     let flipped = pseudo_random(300_000, 4242);
     let deleted = pseudo_random(300_000, 77);
     std::fs::write(fixture.src().join("flipped"), &flipped)?;

@@ -64,6 +64,27 @@ impl Drop for ReadOnlyBind {
     }
 }
 
+/// A temporary directory holding a folder repository `repo/` (its files returned), an empty `mnt/`,
+/// and the path of the daemon's log.
+#[allow(clippy::type_complexity)]
+fn setup() -> std::io::Result<(
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+    PathBuf,
+    Vec<(PathBuf, Vec<u8>)>,
+)> {
+    let dir = tempfile::tempdir()?;
+    let (repo, mnt, log) = (
+        dir.path().join("repo"),
+        dir.path().join("mnt"),
+        dir.path().join("log"),
+    );
+    std::fs::create_dir(&mnt)?;
+    let files = folder(&repo);
+    Ok((dir, repo, mnt, log, files))
+}
+
 /// Reads every file under `generation` and compares it with its source bytes.
 fn read_and_compare(generation: &Path, files: &[(PathBuf, Vec<u8>)]) {
     for (name, bytes) in files {
@@ -150,14 +171,7 @@ fn stop(mut mount: Mount, log: &Path) -> String {
 
 #[test]
 fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let (repo, mnt, log) = (
-        dir.path().join("repo"),
-        dir.path().join("mnt"),
-        dir.path().join("log"),
-    );
-    std::fs::create_dir(&mnt)?;
-    let files = folder(&repo);
+    let (dir, repo, mnt, log, files) = setup()?;
     let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
     let mount = start(&read_only.0, &mnt, &log, &[]);
     let generation = mnt.join(GENERATION);
@@ -198,14 +212,7 @@ fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestRes
 
 #[test]
 fn no_passthrough_reads_through_genmount() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let (repo, mnt, log) = (
-        dir.path().join("repo"),
-        dir.path().join("mnt"),
-        dir.path().join("log"),
-    );
-    std::fs::create_dir(&mnt)?;
-    let files = folder(&repo);
+    let (dir, repo, mnt, log, files) = setup()?;
     let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
     let mount = start(&read_only.0, &mnt, &log, &["--no-passthrough"]);
     read_and_compare(&mnt.join(GENERATION), &files);
@@ -257,14 +264,7 @@ fn backing_files_the_kernel_refuses_are_read_through_genmount() -> TestResult {
 /// reads leave atimes alone (O_NOATIME), and the source's atimes stay as they were.
 #[test]
 fn files_whose_reads_would_change_atimes_are_not_passed_through() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let (repo, mnt, log) = (
-        dir.path().join("repo"),
-        dir.path().join("mnt"),
-        dir.path().join("log"),
-    );
-    std::fs::create_dir(&mnt)?;
-    let files = folder(&repo);
+    let (_dir, repo, mnt, log, files) = setup()?;
     let generation = repo.join(GENERATION);
     // Older than a day: relatime would update it at the next read.
     let status = std::process::Command::new("touch")

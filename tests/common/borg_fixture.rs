@@ -42,6 +42,18 @@ impl Fixture {
         fixture.borg(&["init", "-e", mode, path_str(&repo)]);
         fixture
     }
+    /// Makes borg write segments of 4 KiB from now on: a chunk of the next backup fills a segment
+    /// of its own, which a test can then damage or delete alone.
+    pub fn use_small_segments(&self) -> std::io::Result<()> {
+        let config = std::fs::read_to_string(self.repo().join("config"))?;
+        let small = config.replace("max_segment_size = 524288000", "max_segment_size = 4096");
+        assert_ne!(
+            config, small,
+            "borg's default segment size is in the config"
+        );
+        std::fs::write(self.repo().join("config"), small)
+    }
+
     pub fn repo(&self) -> PathBuf {
         self.dir.path().join("repo")
     }
