@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::num::NonZeroU32;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +40,25 @@ pub struct BlobRef {
 }
 
 impl BlobRef {
+    /// The blob at `offset..offset + length` of `pack`, holding `uncompressed` bytes if compressed.
+    pub fn new(
+        id: DataId,
+        pack: PackId,
+        offset: u32,
+        length: u32,
+        uncompressed: Option<NonZeroU32>,
+    ) -> BlobRef {
+        BlobRef {
+            id,
+            pack,
+            offset,
+            length,
+            // Not rustic's `data_length`, which underflows on a damaged length below the overhead.
+            data_length: uncompressed.map_or(length.saturating_sub(OVERHEAD), NonZeroU32::get),
+            compressed: uncompressed.is_some(),
+        }
+    }
+
     pub fn data_length(&self) -> u32 {
         self.data_length
     }
@@ -61,18 +81,15 @@ impl FileBlobs {
         for id in ids {
             let entry = repo.get_index_entry(id).map_err(|_| *id)?;
             let location = entry.location;
-            // Not rustic's `data_length`, which underflows on a damaged length below the overhead.
-            let data_length = location
-                .uncompressed_length
-                .map_or(location.length.saturating_sub(OVERHEAD), |n| n.get());
-            refs.push(BlobRef {
-                id: *id,
-                pack: entry.pack,
-                offset: location.offset,
-                length: location.length,
-                data_length,
-                compressed: location.uncompressed_length.is_some(),
-            });
+            let blob = BlobRef::new(
+                *id,
+                entry.pack,
+                location.offset,
+                location.length,
+                location.uncompressed_length,
+            );
+            let data_length = blob.data_length;
+            refs.push(blob);
             starts.push(at);
             at = at.saturating_add(u64::from(data_length));
         }
@@ -217,13 +234,29 @@ impl BlobStore {
     }
 
     fn load(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {
+        self.unseal(blob, |blob| self.raw(blob))
+    }
+
+    /// The plaintext of a blob read alone, and not kept: trees come this way (into a cache of their
+    /// own), read by several threads out of order, where the spans read for small files would be
+    /// read again and again.
+    pub fn load_alone(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {
+        self.unseal(blob, |blob| self.exact(blob))
+    }
+
+    /// A blob's plaintext from its encrypted bytes, got by `fetch`.
+    fn unseal(
+        &self,
+        blob: &BlobRef,
+        fetch: impl FnOnce(&BlobRef) -> Result<Bytes, String>,
+    ) -> Result<Bytes, RepoError> {
         let damaged = |what: &str| {
             RepoError::Damaged(format!("blob {} in pack {}: {what}", blob.id, blob.pack))
         };
         if blob.length < OVERHEAD || blob.length > MAX_BLOB || blob.data_length > MAX_BLOB {
             return Err(damaged("impossible length in the index"));
         }
-        let raw = self.raw(blob).map_err(|e| damaged(&e))?;
+        let raw = fetch(blob).map_err(|e| damaged(&e))?;
         let mut sealed = Vec::from(raw);
         let plain = self
             .key
@@ -267,6 +300,11 @@ impl BlobStore {
                 span /= 2;
             }
         }
+        self.exact(blob)
+    }
+
+    /// The encrypted bytes of a blob, read alone.
+    fn exact(&self, blob: &BlobRef) -> Result<Bytes, String> {
         let bytes = self.read_pack(blob.pack, blob.offset, blob.length)?;
         if bytes.len() != blob.length as usize {
             return Err(format!(

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use rustic_core::repofile::{Node as ResticNode, NodeType};
 use rustic_core::{DataId, TreeId};
 
-use super::node;
+use super::node::Stored;
+use crate::meta::FileKind;
 use crate::repo::Xattrs;
 
 /// What a node's content is, as far as reading it needs.
@@ -33,24 +33,17 @@ pub struct ResticHandle {
 
 impl ResticHandle {
     /// The handle of a node from a tree, whose shown name is `name`.
-    pub fn of(node: ResticNode, name: &[u8]) -> ResticHandle {
-        let content = match (&node.node_type, node.subtree, node.content) {
-            (NodeType::Dir, Some(tree), _) => Content::Dir(tree),
-            (NodeType::File, _, blobs) => Content::File {
+    pub fn of(node: Stored, name: &[u8]) -> ResticHandle {
+        let content = match (node.kind, node.subtree, node.content, node.link_target) {
+            (FileKind::Dir, Some(tree), _, _) => Content::Dir(tree),
+            (FileKind::File, _, blobs, _) => Content::File {
                 blobs: blobs.unwrap_or_default().into(),
                 name: String::from_utf8_lossy(name).into(),
             },
-            (link @ NodeType::Symlink { .. }, _, _) => {
-                Content::Link(node::link_target(link).unwrap_or_default().into())
-            }
+            (FileKind::Symlink, _, _, target) => Content::Link(target.unwrap_or_default().into()),
             _ => Content::Other,
         };
-        let xattrs: Xattrs = node
-            .meta
-            .extended_attributes
-            .into_iter()
-            .map(|x| (x.name.into_bytes(), x.value.unwrap_or_default()))
-            .collect();
+        let xattrs = node.xattrs;
         ResticHandle {
             content,
             xattrs: (!xattrs.is_empty()).then(|| Arc::new(xattrs)),

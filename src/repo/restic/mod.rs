@@ -14,6 +14,7 @@ mod packgate;
 pub mod password;
 mod prefetch;
 mod salvage;
+mod treejson;
 mod treeread;
 mod trees;
 
@@ -181,7 +182,12 @@ impl ResticRepo {
             filter: opts.filter.clone(),
             template: opts.template.clone(),
             catalogue: RwLock::new(Arc::new(Catalogue::empty())),
-            trees: TreeSource::new(loaded, &opts.location, !opts.no_cache),
+            trees: TreeSource::new(
+                loaded,
+                &opts.location,
+                !opts.no_cache,
+                direct_trees(opts).then(|| store.clone()),
+            ),
             store,
             cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
@@ -231,6 +237,12 @@ impl ResticRepo {
         write(&self.trees.loaded, Arc::new(fresh));
         Ok(())
     }
+}
+
+/// Whether trees are read from the packs directly: for a local repository rustic's cache of tree
+/// packs is only a copy on the same kind of disk, and without a cache there is none to keep.
+fn direct_trees(opts: &ResticOptions) -> bool {
+    opts.no_cache || opts.location.starts_with("local:")
 }
 
 fn load(

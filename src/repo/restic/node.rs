@@ -1,9 +1,12 @@
-//! restic's node metadata as genmount's `Meta`: Go's `os.FileMode` bits turned into a POSIX mode,
-//! jiff timestamps into seconds and nanoseconds (before 1970 too), hardlink identity from inode/device.
+//! What restic stored of a node (`Stored`), from rustic's `Node` or straight from a tree's JSON
+//! (`treejson`), and its metadata as genmount's `Meta`: Go's `os.FileMode` bits turned into a POSIX
+//! mode, times in seconds and nanoseconds (before 1970 too), hardlink identity from inode/device.
 
 use rustic_core::repofile::{Node, NodeType};
+use rustic_core::{DataId, TreeId};
 
 use crate::meta::{FileKind, Meta, Timestamp};
+use crate::repo::Xattrs;
 
 // Go's os.FileMode bits, as restic stores them.
 const GO_MODE_SETUID: u32 = 1 << 23;
@@ -60,41 +63,98 @@ pub fn link_target(node_type: &NodeType) -> Option<Vec<u8>> {
     }
 }
 
+/// What restic stored of one node, in genmount's types: both ways of reading a tree end here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub kind: FileKind,
+    /// Go's mode bits; restic leaves a zero mode out.
+    pub mode: Option<u32>,
+    pub atime: Option<Timestamp>,
+    pub mtime: Option<Timestamp>,
+    pub ctime: Option<Timestamp>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub inode: u64,
+    pub device_id: u64,
+    pub size: u64,
+    pub links: u64,
+    /// A device node's number.
+    pub device: u64,
+    /// A symlink's target, as raw bytes.
+    pub link_target: Option<Vec<u8>>,
+    pub xattrs: Xattrs,
+    pub content: Option<Vec<DataId>>,
+    pub subtree: Option<TreeId>,
+}
+
+impl Stored {
+    /// A node as rustic decoded it, with its name unescaped to raw bytes.
+    pub fn of_rustic(node: Node) -> (Vec<u8>, Stored) {
+        let name = node.name().as_encoded_bytes().to_vec();
+        let m = node.meta;
+        let time = |t: Option<jiff::Timestamp>| t.as_ref().map(timestamp);
+        let stored = Stored {
+            kind: kind_of(&node.node_type),
+            mode: m.mode,
+            atime: time(m.atime),
+            mtime: time(m.mtime),
+            ctime: time(m.ctime),
+            uid: m.uid,
+            gid: m.gid,
+            inode: m.inode,
+            device_id: m.device_id,
+            size: m.size,
+            links: m.links,
+            device: match node.node_type {
+                NodeType::Dev { device } | NodeType::Chardev { device } => device,
+                _ => 0,
+            },
+            link_target: link_target(&node.node_type),
+            xattrs: m
+                .extended_attributes
+                .into_iter()
+                .map(|x| (x.name.into_bytes(), x.value.unwrap_or_default()))
+                .collect(),
+            content: node.content,
+            subtree: node.subtree,
+        };
+        (name, stored)
+    }
+}
+
 /// The node's metadata as it was backed up. `fallback` dates nodes that carry no times.
-pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
-    let kind = kind_of(&node.node_type);
-    let m = &node.meta;
-    let time = |t: &Option<jiff::Timestamp>| t.as_ref().map_or(fallback, timestamp);
-    let size = match link_target(&node.node_type) {
-        Some(target) => target.len() as u64,
-        None if kind == FileKind::File => m.size.min(crate::meta::MAX_FILE_SIZE),
-        None => 0,
+pub fn meta_of(node: &Stored, fallback: Timestamp) -> Meta {
+    let kind = node.kind;
+    let size = match &node.link_target {
+        Some(target) if kind == FileKind::Symlink => target.len() as u64,
+        _ if kind == FileKind::File => node.size.min(crate::meta::MAX_FILE_SIZE),
+        _ => 0,
     };
-    let links = u32::try_from(m.links).unwrap_or(u32::MAX);
+    let links = u32::try_from(node.links).unwrap_or(u32::MAX);
     let nlink = match (links, kind) {
         (0, FileKind::Dir) => 2,
         (0, _) => 1,
         (n, _) => n,
     };
-    let rdev = match node.node_type {
-        NodeType::Dev { device } | NodeType::Chardev { device } => device,
+    let rdev = match kind {
+        FileKind::BlockDevice | FileKind::CharDevice => node.device,
         _ => 0,
     };
     Meta {
         kind,
         // restic leaves a zero mode out of its JSON: no mode is mode 0, not a default.
-        perm: m.mode.map_or(0, perm_from_go),
-        uid: m.uid.unwrap_or(0),
-        gid: m.gid.unwrap_or(0),
+        perm: node.mode.map_or(0, perm_from_go),
+        uid: node.uid.unwrap_or(0),
+        gid: node.gid.unwrap_or(0),
         size,
         blocks: size.div_ceil(512),
-        atime: time(&m.atime),
-        mtime: time(&m.mtime),
-        ctime: time(&m.ctime),
+        atime: node.atime.unwrap_or(fallback),
+        mtime: node.mtime.unwrap_or(fallback),
+        ctime: node.ctime.unwrap_or(fallback),
         nlink,
         rdev,
-        link_id: (kind != FileKind::Dir && nlink > 1 && m.inode != 0)
-            .then_some((m.device_id, m.inode)),
+        link_id: (kind != FileKind::Dir && nlink > 1 && node.inode != 0)
+            .then_some((node.device_id, node.inode)),
     }
 }
 
@@ -102,6 +162,10 @@ pub fn meta_of(node: &Node, fallback: Timestamp) -> Meta {
 mod tests {
     use super::*;
     use rustic_core::repofile::Metadata;
+
+    fn meta(node: Node) -> Meta {
+        meta_of(&Stored::of_rustic(node).1, Timestamp::EPOCH)
+    }
 
     #[test]
     fn go_special_bits_become_posix_bits() {
@@ -136,11 +200,11 @@ mod tests {
             ..Default::default()
         };
         let node = Node::new("a".into(), NodeType::File, meta, None, None);
-        let meta = meta_of(&node, Timestamp::EPOCH);
+        let meta = meta(node);
         assert_eq!(meta.link_id, Some((7, 42)));
         assert_eq!(meta.nlink, 3);
         let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
-        let meta = meta_of(&dir, Timestamp::EPOCH);
+        let meta = meta(dir);
         assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0, None));
     }
 
@@ -148,7 +212,7 @@ mod tests {
     fn sizes_beyond_off_t_are_clamped() {
         let mut node = Node::new("f".into(), NodeType::File, Metadata::default(), None, None);
         node.meta.size = u64::MAX;
-        let meta = meta_of(&node, Timestamp::EPOCH);
+        let meta = meta(node);
         assert_eq!(meta.size, i64::MAX as u64);
         assert_eq!(meta.blocks, (i64::MAX as u64).div_ceil(512));
     }
@@ -160,7 +224,7 @@ mod tests {
             linktarget_raw: Some(vec![0xff, b'x']),
         };
         let node = Node::new("l".into(), link, Metadata::default(), None, None);
-        assert_eq!(meta_of(&node, Timestamp::EPOCH).size, 2);
+        assert_eq!(meta(node.clone()).size, 2);
         assert_eq!(link_target(&node.node_type), Some(vec![0xff, b'x']));
     }
 }

@@ -1,19 +1,23 @@
-//! Where listings come from: trees read through rustic (the first read of a pack alone, see
-//! `packgate`), kept in the tree cache, and read ahead of a walk. A walk (`find`, `ls -R`, `cp -r`)
-//! enters a directory's subdirectories one after another in listing order: while the kernel works
-//! through one, workers read the trees of the next few, so the walk does not wait on each tree in
-//! turn. Only a window of them is read ahead, as far as the walk has come: read further, they would
-//! be pushed out of the cache before the walk got there (and a lone `ls` reads little more).
+//! Where listings come from: trees read from the packs and decoded by `treejson`, or through
+//! rustic where its local cache is worth keeping (the first read of a pack alone, see `packgate`),
+//! kept in the tree cache, and read ahead of a walk. A walk (`find`, `ls -R`, `cp -r`) enters a
+//! directory's subdirectories one after another in listing order: while the kernel works through
+//! one, workers read the trees of the next few, so the walk does not wait on each tree in turn.
+//! Only a window of them is read ahead, as far as the walk has come: read further, they would be
+//! pushed out of the cache before the walk got there (and a lone `ls` reads little more).
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use quick_cache::sync::Cache;
-use rustic_core::TreeId;
+use rustic_core::{DataId, TreeId};
 
 use super::Loaded;
+use super::blobs::{BlobRef, BlobStore};
 use super::location::{one_line, scrub};
 use super::packgate::PackGate;
+use super::node::Stored;
+use super::treejson;
 use super::trees::{TreeListing, Trees};
 use crate::error::RepoError;
 
@@ -60,10 +64,19 @@ pub struct TreeSource {
     windows: Cache<TreeId, Arc<Window>, BySubdirs>,
     /// By subdirectory tree: the window it is in (while `windows` keeps it) and its place there.
     places: Cache<TreeId, (Weak<Window>, usize)>,
+    /// Where trees are read from the packs directly and decoded by `treejson` (a local repository,
+    /// or none cached): rustic's reading is kept where its local cache of tree packs spares the
+    /// network at the next mount.
+    direct: Option<Arc<BlobStore>>,
 }
 
 impl TreeSource {
-    pub fn new(loaded: Loaded, location: &str, cached: bool) -> Arc<TreeSource> {
+    pub fn new(
+        loaded: Loaded,
+        location: &str,
+        cached: bool,
+        direct: Option<Arc<BlobStore>>,
+    ) -> Arc<TreeSource> {
         let (sender, queue) = sync_channel(QUEUED);
         let source = Arc::new(TreeSource {
             loaded: RwLock::new(Arc::new(loaded)),
@@ -73,6 +86,7 @@ impl TreeSource {
             ahead: sender,
             windows: Cache::with_weighter(1024, WINDOW_IDS, BySubdirs),
             places: Cache::new(PLACES),
+            direct,
         });
         start_workers(&source, queue);
         source
@@ -142,20 +156,29 @@ impl TreeSource {
         }
     }
 
-    fn read_tree(&self, id: TreeId) -> Result<Vec<rustic_core::repofile::Node>, RepoError> {
+    fn read_tree(&self, id: TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> {
         let loaded = self.loaded();
-        let pack = loaded
-            .repo
-            .get_index_entry(&id)
-            .ok()
-            .map(|entry| entry.pack);
-        let tree = self.first_loads.read(pack, || {
+        let entry = loaded.repo.get_index_entry(&id).ok();
+        if let (Some(store), Some(entry)) = (&self.direct, &entry) {
+            let at = entry.location;
+            let blob = BlobRef::new(
+                DataId::from(*id),
+                entry.pack,
+                at.offset,
+                at.length,
+                at.uncompressed_length,
+            );
+            let json = store.load_alone(&blob)?;
+            return treejson::decode(&json, &id)
+                .map_err(|err| RepoError::Damaged(format!("tree {id}: {err}")));
+        }
+        let tree = self.first_loads.read(entry.map(|e| e.pack), || {
             loaded.repo.get_tree(&id).map_err(|err| {
                 let text = one_line(&scrub(&err.to_string(), &self.location));
                 RepoError::Damaged(format!("tree {id}: {text}"))
             })
         })?;
-        Ok(tree.nodes)
+        Ok(tree.nodes.into_iter().map(Stored::of_rustic).collect())
     }
 }
 

@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use quick_cache::sync::Cache;
 use rustic_core::TreeId;
-use rustic_core::repofile::Node as ResticNode;
 
 use super::handle::{Content, ResticHandle};
-use super::node;
+use super::node::{self, Stored};
 use crate::error::RepoError;
 use crate::meta::{FileKind, Node, Timestamp};
 use crate::names;
@@ -22,8 +21,8 @@ const TREE_CACHE_BYTES: u64 = 16 << 20;
 /// Subdirectory counts remembered (a few bytes each).
 const SUBDIR_COUNTS: usize = 1 << 20;
 
-/// Reads the nodes of a tree from the repository.
-pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<Vec<ResticNode>, RepoError> + Sync);
+/// Reads the nodes of a tree from the repository: each with its name as raw bytes.
+pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> + Sync);
 
 /// A directory's entries, with safe names, and their indexes in name order (for lookups).
 pub struct TreeListing {
@@ -35,13 +34,12 @@ pub struct TreeListing {
 
 impl TreeListing {
     /// The listing of a tree's nodes, with names made safe and unique; `tree` names it in the log.
-    fn of(nodes: Vec<ResticNode>, tree: &str) -> TreeListing {
+    fn of(nodes: Vec<(Vec<u8>, Stored)>, tree: &str) -> TreeListing {
         let raw: Vec<(Vec<u8>, Node<ResticHandle>)> = nodes
             .into_iter()
-            .map(|n| {
-                let name = n.name().as_encoded_bytes().to_vec();
-                let meta = node::meta_of(&n, Timestamp::EPOCH);
-                let handle = ResticHandle::of(n, &name);
+            .map(|(name, stored)| {
+                let meta = node::meta_of(&stored, Timestamp::EPOCH);
+                let handle = ResticHandle::of(stored, &name);
                 (name, Node { meta, handle })
             })
             .collect();
@@ -203,10 +201,10 @@ mod tests {
 
     use super::*;
 
-    fn dir(name: &str, tree: TreeId) -> ResticNode {
+    fn dir(name: &str, tree: TreeId) -> (Vec<u8>, Stored) {
         let mut node = ResticNode::new_node(OsStr::new(name), NodeType::Dir, Metadata::default());
         node.subtree = Some(tree);
-        node
+        Stored::of_rustic(node)
     }
 
     fn id(hex: char) -> TreeId {
@@ -215,13 +213,14 @@ mod tests {
 
     /// parent (a) holds `child` (b) and a file; b holds two directories (c, d).
     struct Repo {
-        trees: HashMap<TreeId, Vec<ResticNode>>,
+        trees: HashMap<TreeId, Vec<(Vec<u8>, Stored)>>,
         reads: Mutex<Vec<TreeId>>,
     }
 
     impl Repo {
         fn new() -> Repo {
             let file = ResticNode::new_node(OsStr::new("f"), NodeType::File, Metadata::default());
+            let file = Stored::of_rustic(file);
             let trees = HashMap::from([
                 (id('a'), vec![dir("child", id('b')), file]),
                 (id('b'), vec![dir("c", id('c')), dir("d", id('d'))]),
@@ -232,7 +231,7 @@ mod tests {
             }
         }
 
-        fn read(&self, tree: TreeId) -> Result<Vec<ResticNode>, RepoError> {
+        fn read(&self, tree: TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> {
             self.reads
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
