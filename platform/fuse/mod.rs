@@ -35,6 +35,9 @@ pub struct FuseAdapter<T: VfsTree> {
     /// The kernel can read files without opening them: `open` answers ENOSYS once, and from then on
     /// reads come by inode, saving an OPEN and a RELEASE round trip for every file read.
     no_open: bool,
+    /// Likewise for directories: `opendir` answers ENOSYS once, and listings come by inode, saving
+    /// an OPENDIR and a RELEASEDIR for every directory listed (a third of a `find`'s requests).
+    no_opendir: bool,
     /// The kernel reads host files itself, where it and the tree allow (FUSE passthrough).
     passthrough: Passthrough,
 }
@@ -180,12 +183,14 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
             | InitFlags::FUSE_PARALLEL_DIROPS
             | InitFlags::FUSE_CACHE_SYMLINKS
             | InitFlags::FUSE_NO_OPEN_SUPPORT
+            | InitFlags::FUSE_NO_OPENDIR_SUPPORT
             // `.pid` changes its mtime at every look: its cached page is dropped before a read.
             | InitFlags::FUSE_AUTO_INVAL_DATA;
         let granted = wanted & config.capabilities();
         let direct = self.passthrough.negotiate(&*self.tree, config);
         // Passthrough is set up at OPEN: a kernel that never sends OPEN would never use it.
         self.no_open = granted.contains(InitFlags::FUSE_NO_OPEN_SUPPORT) && direct.is_empty();
+        self.no_opendir = granted.contains(InitFlags::FUSE_NO_OPENDIR_SUPPORT);
         let granted = granted | direct;
         let _ = config.add_capabilities(granted);
         Ok(())
@@ -319,6 +324,9 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let _span = tracing::debug_span!("opendir", ino = ino.0).entered();
+        if self.no_opendir {
+            return reply.error(Errno::ENOSYS);
+        }
         match self.tree.opendir(ino.0) {
             Ok(opened) => reply.opened(FileHandle(opened.fh), fopen_flags(&opened, true)),
             Err(err) => reply.error(errno_of(err)),
@@ -484,6 +492,7 @@ fn adapter<T: VfsTree>(tree: Arc<T>, passthrough: bool) -> FuseAdapter<T> {
     FuseAdapter {
         tree,
         no_open: false,
+        no_opendir: false,
         passthrough: Passthrough::new(passthrough),
     }
 }

@@ -1,6 +1,6 @@
-//! Open files and directories: the handles given out by `open` and `opendir`, the readers of
-//! files the kernel reads by inode without opening them (FUSE's zero-message open), and the
-//! listing of an open directory into the kernel's buffer.
+//! Open files and directories: the handles given out by `open` and `opendir`, the readers and
+//! listings of files and directories the kernel reads by inode without opening them (FUSE's
+//! zero-message open and opendir), and the listing of a directory into the kernel's buffer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,9 @@ use crate::repo::Listing;
 /// Files read without an open handle whose readers are kept, by inode. A folder backend's reader
 /// holds an open file: this many must stay well inside the usual limit of 1024 descriptors.
 const READERS_KEPT: usize = 128;
+/// Directories listed without an open handle whose listings are kept, by inode: one for each
+/// listing in progress is enough (a listing holds a tree the repository's cache shares).
+const LISTINGS_KEPT: usize = 64;
 
 /// What reading an open file goes through.
 pub enum OpenFile<R> {
@@ -96,6 +99,8 @@ pub struct Handles<R, H> {
     dirs: Mutex<HashMap<u64, Arc<OpenDir<H>>>>,
     /// Readers of files read by inode (`NO_HANDLE`), dropped when the kernel forgets the inode.
     by_inode: quick_cache::sync::Cache<Ino, Arc<OpenFile<R>>>,
+    /// Listings of directories listed without an open handle, dropped when the kernel forgets them.
+    dirs_by_inode: quick_cache::sync::Cache<Ino, Arc<OpenDir<H>>>,
     next_fh: AtomicU64,
 }
 
@@ -115,6 +120,7 @@ where
             files: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             by_inode: quick_cache::sync::Cache::new(READERS_KEPT),
+            dirs_by_inode: quick_cache::sync::Cache::new(LISTINGS_KEPT),
             // Real handles start at 1: 0 is `NO_HANDLE`.
             next_fh: AtomicU64::new(1),
         }
@@ -166,6 +172,23 @@ where
     /// The kernel forgot `ino`: the number may later stand for another node, so its reader goes.
     pub fn forget(&self, ino: Ino) {
         self.by_inode.remove(&ino);
+        self.dirs_by_inode.remove(&ino);
+    }
+
+    /// The listing of a directory listed without an open handle: made by `list` when `fresh` (a
+    /// listing from its start, as after an opendir) or when none is kept, else the one kept.
+    pub fn dir_by_inode(
+        &self,
+        ino: Ino,
+        fresh: bool,
+        list: impl FnOnce() -> VfsResult<OpenDir<H>>,
+    ) -> VfsResult<Arc<OpenDir<H>>> {
+        if let Some(dir) = self.dirs_by_inode.get(&ino).filter(|_| !fresh) {
+            return Ok(dir);
+        }
+        let dir = Arc::new(list()?);
+        self.dirs_by_inode.insert(ino, dir.clone());
+        Ok(dir)
     }
 
     /// A new handle for a directory listing.

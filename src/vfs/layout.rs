@@ -178,6 +178,19 @@ impl<R: Repository> Layout<R> {
     }
 
     /// A directory of a generation, opened: the repository's listing, shown as it comes.
+    /// What directory `ino` lists now.
+    fn listing_of(&self, ino: Ino) -> VfsResult<OpenDir<R::Handle>> {
+        Ok(match self.target(ino)? {
+            Target::Root(dir) => OpenDir::Made(self.root.children(&dir)?),
+            Target::Node(slot) => self.open_node_dir(ino, &slot)?,
+            Target::Merged(dir) => OpenDir::Made(versions::merged_children(
+                &self.listings.children(&self.repo, &dir),
+                ino,
+            )),
+            Target::Versions(dir) => OpenDir::Made(dir.children(ino)),
+        })
+    }
+
     fn open_node_dir(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<OpenDir<R::Handle>> {
         if slot.node.meta.kind != FileKind::Dir {
             return Err(VfsError::NOT_DIR);
@@ -406,15 +419,7 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn opendir(&self, ino: Ino) -> VfsResult<Opened> {
-        let dir = match self.target(ino)? {
-            Target::Root(dir) => OpenDir::Made(self.root.children(&dir)?),
-            Target::Node(slot) => self.open_node_dir(ino, &slot)?,
-            Target::Merged(dir) => OpenDir::Made(versions::merged_children(
-                &self.listings.children(&self.repo, &dir),
-                ino,
-            )),
-            Target::Versions(dir) => OpenDir::Made(dir.children(ino)),
-        };
+        let dir = self.listing_of(ino)?;
         let fh = self.handles.open_dir(dir);
         // Listings that a refresh can change must be read anew at every opendir.
         let fixed = match self.view {
@@ -436,7 +441,12 @@ impl<R: Repository> VfsTree for Layout<R> {
         plus: bool,
         add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
     ) -> VfsResult<()> {
-        let children = self.handles.dir(fh)?;
+        let children = if fh == NO_HANDLE {
+            self.handles
+                .dir_by_inode(ino, offset == 0, || self.listing_of(ino))?
+        } else {
+            self.handles.dir(fh)?
+        };
         let own = self.getattr(ino)?;
         handles::list_into(&children, ino, &own, offset, plus, self, add);
         Ok(())

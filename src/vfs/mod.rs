@@ -231,7 +231,9 @@ pub trait VfsTree: Send + Sync + 'static {
     fn release(&self, ino: Ino, fh: u64) -> VfsResult<()>;
     fn opendir(&self, ino: Ino) -> VfsResult<Opened>;
     /// Lists from `offset`, calling `add` for each entry until it returns `false` (buffer full).
-    /// With `plus`, each entry added counts as a lookup, as readdirplus requires.
+    /// With `plus`, each entry added counts as a lookup, as readdirplus requires. With `fh` as
+    /// `NO_HANDLE` (a directory the OS lists without opening it), a listing from offset 0 reads the
+    /// directory anew, as an opendir would, and later offsets go on with that listing.
     fn readdir(
         &self,
         ino: Ino,
