@@ -63,6 +63,9 @@ pub fn link_target(node_type: &NodeType) -> Option<Vec<u8>> {
     }
 }
 
+/// A tree's nodes, each with its name as raw bytes.
+pub type NamedNodes = Vec<(Vec<u8>, Stored)>;
+
 /// What restic stored of one node, in genmount's types: both ways of reading a tree end here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
@@ -163,7 +166,7 @@ mod tests {
     use super::*;
     use rustic_core::repofile::Metadata;
 
-    fn meta(node: Node) -> Meta {
+    fn meta_of_node(node: Node) -> Meta {
         meta_of(&Stored::of_rustic(node).1, Timestamp::EPOCH)
     }
 
@@ -200,11 +203,11 @@ mod tests {
             ..Default::default()
         };
         let node = Node::new("a".into(), NodeType::File, meta, None, None);
-        let meta = meta(node);
+        let meta = meta_of_node(node);
         assert_eq!(meta.link_id, Some((7, 42)));
         assert_eq!(meta.nlink, 3);
         let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
-        let meta = meta(dir);
+        let meta = meta_of_node(dir);
         assert_eq!((meta.nlink, meta.perm, meta.link_id), (2, 0, None));
     }
 
@@ -212,7 +215,7 @@ mod tests {
     fn sizes_beyond_off_t_are_clamped() {
         let mut node = Node::new("f".into(), NodeType::File, Metadata::default(), None, None);
         node.meta.size = u64::MAX;
-        let meta = meta(node);
+        let meta = meta_of_node(node);
         assert_eq!(meta.size, i64::MAX as u64);
         assert_eq!(meta.blocks, (i64::MAX as u64).div_ceil(512));
     }
@@ -224,7 +227,7 @@ mod tests {
             linktarget_raw: Some(vec![0xff, b'x']),
         };
         let node = Node::new("l".into(), link, Metadata::default(), None, None);
-        assert_eq!(meta(node.clone()).size, 2);
+        assert_eq!(meta_of_node(node.clone()).size, 2);
         assert_eq!(link_target(&node.node_type), Some(vec![0xff, b'x']));
     }
 }

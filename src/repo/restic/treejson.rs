@@ -10,15 +10,15 @@ use std::fmt;
 use base64::Engine;
 use rustic_core::repofile::Node as ResticNode;
 use rustic_core::{DataId, Id, TreeId};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
-use super::node::{self, Stored};
+use super::node::{self, NamedNodes, Stored};
 use crate::meta::{FileKind, Timestamp};
 
 /// The nodes of a tree blob's plaintext, each with its name as raw bytes. Nodes of a type genmount
 /// does not know are left out, with a warning naming them (`tree` names the tree).
-pub fn decode(json: &[u8], tree: &TreeId) -> Result<Vec<(Vec<u8>, Stored)>, String> {
+pub fn decode(json: &[u8], tree: &TreeId) -> Result<NamedNodes, String> {
     let raw: RawTree<'_> = serde_json::from_slice(json).map_err(|e| format!("tree JSON: {e}"))?;
     let mut nodes = Vec::with_capacity(raw.nodes.len());
     for raw in raw.nodes {
@@ -117,12 +117,21 @@ impl RawNode<'_> {
             device_id: self.device_id,
             size: self.size,
             links: self.links,
-            device: self.device,
+            // As rustic keeps it: only a device node has one.
+            device: match kind {
+                FileKind::BlockDevice | FileKind::CharDevice => self.device,
+                _ => 0,
+            },
             link_target,
             xattrs: self
                 .extended_attributes
                 .iter()
-                .map(|x| (x.name.as_bytes().to_vec(), base64_or_empty(x.value.as_deref())))
+                .map(|x| {
+                    (
+                        x.name.as_bytes().to_vec(),
+                        base64_or_empty(x.value.as_deref()),
+                    )
+                })
                 .collect(),
             content: self
                 .content
@@ -134,9 +143,10 @@ impl RawNode<'_> {
 
     /// The raw target where restic kept one (a target that is not UTF-8), else the text.
     fn link_target(&self) -> Vec<u8> {
-        let raw = self.linktarget_raw.as_deref().and_then(|b64| {
-            base64::engine::general_purpose::STANDARD.decode(b64).ok()
-        });
+        let raw = self
+            .linktarget_raw
+            .as_deref()
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
         raw.unwrap_or_else(|| self.linktarget.as_deref().unwrap_or("").as_bytes().to_vec())
     }
 }
@@ -243,7 +253,10 @@ fn rfc3339(text: &[u8]) -> Option<Timestamp> {
         })
     };
     let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if separators.iter().any(|(at, sep)| text.get(*at) != Some(sep)) {
+    if separators
+        .iter()
+        .any(|(at, sep)| text.get(*at) != Some(sep))
+    {
         return None;
     }
     let (year, month, day) = (number(0, 4)?, number(5, 2)?, number(8, 2)?);

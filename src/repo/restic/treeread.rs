@@ -15,8 +15,8 @@ use rustic_core::{DataId, TreeId};
 use super::Loaded;
 use super::blobs::{BlobRef, BlobStore};
 use super::location::{one_line, scrub};
+use super::node::{NamedNodes, Stored};
 use super::packgate::PackGate;
-use super::node::Stored;
 use super::treejson;
 use super::trees::{TreeListing, Trees};
 use crate::error::RepoError;
@@ -156,7 +156,7 @@ impl TreeSource {
         }
     }
 
-    fn read_tree(&self, id: TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> {
+    fn read_tree(&self, id: TreeId) -> Result<NamedNodes, RepoError> {
         let loaded = self.loaded();
         let entry = loaded.repo.get_index_entry(&id).ok();
         if let (Some(store), Some(entry)) = (&self.direct, &entry) {

@@ -7,7 +7,7 @@ use quick_cache::sync::Cache;
 use rustic_core::TreeId;
 
 use super::handle::{Content, ResticHandle};
-use super::node::{self, Stored};
+use super::node::{self, NamedNodes};
 use crate::error::RepoError;
 use crate::meta::{FileKind, Node, Timestamp};
 use crate::names;
@@ -22,7 +22,7 @@ const TREE_CACHE_BYTES: u64 = 16 << 20;
 const SUBDIR_COUNTS: usize = 1 << 20;
 
 /// Reads the nodes of a tree from the repository: each with its name as raw bytes.
-pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> + Sync);
+pub type ReadTree<'a> = &'a (dyn Fn(TreeId) -> Result<NamedNodes, RepoError> + Sync);
 
 /// A directory's entries, with safe names, and their indexes in name order (for lookups).
 pub struct TreeListing {
@@ -34,7 +34,7 @@ pub struct TreeListing {
 
 impl TreeListing {
     /// The listing of a tree's nodes, with names made safe and unique; `tree` names it in the log.
-    fn of(nodes: Vec<(Vec<u8>, Stored)>, tree: &str) -> TreeListing {
+    fn of(nodes: NamedNodes, tree: &str) -> TreeListing {
         let raw: Vec<(Vec<u8>, Node<ResticHandle>)> = nodes
             .into_iter()
             .map(|(name, stored)| {
@@ -200,6 +200,7 @@ mod tests {
     use rustic_core::repofile::{Metadata, Node as ResticNode, NodeType};
 
     use super::*;
+    use crate::repo::restic::node::Stored;
 
     fn dir(name: &str, tree: TreeId) -> (Vec<u8>, Stored) {
         let mut node = ResticNode::new_node(OsStr::new(name), NodeType::Dir, Metadata::default());
@@ -213,7 +214,7 @@ mod tests {
 
     /// parent (a) holds `child` (b) and a file; b holds two directories (c, d).
     struct Repo {
-        trees: HashMap<TreeId, Vec<(Vec<u8>, Stored)>>,
+        trees: HashMap<TreeId, NamedNodes>,
         reads: Mutex<Vec<TreeId>>,
     }
 
@@ -231,7 +232,7 @@ mod tests {
             }
         }
 
-        fn read(&self, tree: TreeId) -> Result<Vec<(Vec<u8>, Stored)>, RepoError> {
+        fn read(&self, tree: TreeId) -> Result<NamedNodes, RepoError> {
             self.reads
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
