@@ -146,6 +146,8 @@ impl<R: Repository> Layout<R> {
     }
 
     fn target(&self, ino: Ino) -> VfsResult<Target<R::Handle>> {
+        // Every request of the kernel starts here: measuring waits for a quiet moment.
+        self.measurer.note_request();
         if self.view == View::Multiple
             && let Some(which) = self.root.target(ino)
         {

@@ -4,6 +4,7 @@
 //! where that is not enough, answers with what the repository stores rather than with zero.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,14 @@ const BLOCK_SIZE: u32 = 4096;
 /// the measuring of a 300,000-file repository before its own walk began (0.3 s of a 0.7 s `find`
 /// over 100,000 files at a 300 ms wait). A larger repository's first answer is what it stores.
 const FIRST_LOOK_WAIT: Duration = Duration::from_millis(50);
+
+/// Measuring reads a directory only once the mount has served no request for this long: it reads
+/// every tree a `find` reads, and beside one it doubled the work (a third of the daemon's CPU).
+/// A walk asks every fraction of a millisecond; short, so that a `df` on an idle mount is not kept
+/// waiting (statfs itself is no request here: a `df` wants the measuring done).
+const QUIET: Duration = Duration::from_millis(20);
+/// ... but no longer than this per directory, so that a mount never idle is measured still.
+const MOST_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Where measuring is: whether anybody asked, whether a measurer runs, and whether it went once
 /// over every generation.
@@ -44,6 +53,9 @@ pub struct Measurer {
     /// The bytes the repository stores, read once before measuring: the answer, when larger, for
     /// as long as some generation is neither recorded nor measured.
     stored: OnceLock<Option<u64>>,
+    /// When the mount last served a request, in milliseconds after `made`.
+    last_request: AtomicU64,
+    made: Instant,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -59,6 +71,28 @@ impl Measurer {
             memo: Mutex::new(Memo::new()),
             progress: (Mutex::new(Progress::default()), Condvar::new()),
             stored: OnceLock::new(),
+            last_request: AtomicU64::new(0),
+            made: Instant::now(),
+        }
+    }
+
+    /// Notes that the mount serves a request: measuring waits for a quiet moment.
+    pub fn note_request(&self) {
+        let now = self.made.elapsed().as_millis() as u64;
+        self.last_request.store(now, Ordering::Relaxed);
+    }
+
+    /// Waits until the mount has been quiet for `QUIET`, or `MOST_PATIENCE` has passed.
+    fn wait_for_quiet(&self) {
+        let started = Instant::now();
+        loop {
+            let last = Duration::from_millis(self.last_request.load(Ordering::Relaxed));
+            let quiet_for = self.made.elapsed().saturating_sub(last);
+            let waited = started.elapsed();
+            if quiet_for >= QUIET || waited >= MOST_PATIENCE {
+                return;
+            }
+            std::thread::sleep((QUIET - quiet_for).min(MOST_PATIENCE - waited));
         }
     }
 
@@ -75,7 +109,8 @@ impl Measurer {
             if view.generation.size.is_some() || lock(&self.usage).contains_key(id) {
                 continue;
             }
-            let measured = measure(repo, &view.root, &mut lock(&self.memo));
+            let pace = || self.wait_for_quiet();
+            let measured = measure(repo, &view.root, &mut lock(&self.memo), &pace);
             match measured {
                 Ok(usage) => {
                     lock(&self.usage).insert(id.clone(), usage);
@@ -185,6 +220,7 @@ fn measure<R: Repository>(
     repo: &R,
     root: &Node<R::Handle>,
     memo: &mut Memo,
+    pace: &dyn Fn(),
 ) -> Result<Usage, RepoError> {
     let mut stack = vec![enter(repo, root)?];
     loop {
@@ -199,7 +235,10 @@ fn measure<R: Repository>(
                 });
                 match repo.dir_key(&child.handle).and_then(|k| memo.get(&k)) {
                     Some(known) => top.total.add(*known),
-                    None => stack.push(enter(repo, &child)?),
+                    None => {
+                        pace();
+                        stack.push(enter(repo, &child)?)
+                    }
                 }
             }
             Some(child) => {
@@ -254,7 +293,7 @@ mod tests {
         std::os::unix::fs::symlink("one", generation.join("link"))?;
         let repo = FolderRepo::open(dir.path())?;
         let root = repo.root(&repo.generations()[0])?;
-        let usage = measure(&repo, &root, &mut Memo::new())?;
+        let usage = measure(&repo, &root, &mut Memo::new(), &|| ())?;
         assert_eq!(
             usage,
             Usage {

@@ -286,6 +286,46 @@ fn readdirplus_counts_only_what_fits() -> TestResult {
     Ok(())
 }
 
+/// Names listed without opendir (`NO_HANDLE`), from `offset`, at most `most` of them, with the
+/// offset after the last.
+fn names_by_inode<T: VfsTree>(tree: &T, ino: Ino, offset: u64, most: usize) -> (Vec<String>, u64) {
+    let (mut names, mut next) = (Vec::new(), offset);
+    let listed = tree.readdir(ino, NO_HANDLE, offset, false, &mut |entry, _| {
+        if names.len() == most {
+            return false;
+        }
+        names.push(String::from_utf8_lossy(&entry.name).into_owned());
+        next = entry.next_offset;
+        true
+    });
+    assert_eq!(listed, Ok(()));
+    (names, next)
+}
+
+#[test]
+fn directories_list_without_opendir_fresh_from_offset_zero() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    for i in 0..10 {
+        std::fs::write(dir.path().join(format!("2026-01-01/f{i}")), b"x")?;
+    }
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let generation = tree.lookup(ROOT_INO, b"2026-01-01")?.attr.ino;
+    let (first, next) = names_by_inode(&tree, generation, 0, 5);
+    let (rest, _) = names_by_inode(&tree, generation, next, usize::MAX);
+    let mut all = [first, rest].concat();
+    all.sort();
+    let listed = all.len();
+    all.dedup();
+    // ".", "..", make_repo's `file` and `sub`, and the ten.
+    assert_eq!((listed, all.len()), (14, 14), "every entry once: {all:?}");
+    assert_eq!(names_by_inode(&tree, ROOT_INO, 0, usize::MAX).0.len(), 5);
+    std::fs::create_dir(dir.path().join("2026-02-01"))?;
+    tree.refresh()?;
+    let (root, _) = names_by_inode(&tree, ROOT_INO, 0, usize::MAX);
+    assert!(root.contains(&"2026-02-01".to_string()), "{root:?}");
+    Ok(())
+}
+
 #[test]
 fn writes_are_refused_and_locks_unsupported() -> TestResult {
     let dir = make_repo(&["2026-01-01"])?;
