@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
 
-from .common import MiB, SEED, MountFailed, drop_caches, log, wait_until
+from .common import MiB, SEED, MountFailed, drop_caches, fresh_dir, log, wait_until
 
 CHUNK = MiB  # read size for big files
 
@@ -224,6 +225,23 @@ def run_all(cfg, section, targets, measures, limits=None):
                 log(f"  limit {key}: {value:.1f}")
         compare(cfg, results, section, run_no, targets, measures)
     return results
+
+
+def disk_copy_limit(cfg, src, expected_files, expected_bytes):
+    """Seconds `cp -r` takes to copy `src` straight from the disk it was backed up from, cold: the
+    floor of a copy out of any mount, which adds a round trip to the daemon for every file."""
+    fresh_dir(cfg.out)
+    drop_caches()
+    try:
+        return copy_out(cfg, src, cfg.out / src.name, expected_files, expected_bytes)
+    finally:
+        shutil.rmtree(cfg.out, ignore_errors=True)
+
+
+def disk_files_limit(root, expected_count):
+    """Seconds to list and read every file under `root` straight from disk, cold."""
+    drop_caches()
+    return read_all_files(root, expected_count)
 
 
 def disk_read_limit(paths):

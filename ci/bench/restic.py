@@ -9,8 +9,9 @@ import signal
 from . import dataset
 from .common import Daemon, Plain, run
 from .dataset import BIG_COMPRESSIBLE, BIG_RANDOM, FILES_PER_DIR
-from .measure import (Measure, check_copy, copy_out, disk_read_limit, find_count, first_byte, ls_lr,
-                      random_reads, read_all_files, run_all, sequential_read, timed_command)
+from .measure import (Measure, check_copy, copy_out, disk_copy_limit, disk_files_limit, disk_read_limit,
+                      find_count, first_byte, ls_lr, random_reads, read_all_files, run_all,
+                      sequential_read, timed_command)
 from .report import Part, fmt, ratio, target_met, versus
 
 TITLE = "restic: genmount against `restic mount` and `restic restore`"
@@ -95,7 +96,8 @@ GOALS = {
     "find": [("restic", 5)],
     "ls_lr": [("restic", 5)],
 }
-LIMITS_OF = {"seq_random": "src_random", "seq_compressible": "src_compressible"}
+LIMITS_OF = {"seq_random": "src_random", "seq_compressible": "src_compressible",
+             "small_files": "src_small", "cp_small": "src_cp_small"}
 SHORT = {"restic": "mount", "restore": "restore"}
 
 
@@ -109,7 +111,8 @@ def rows(results, all_measures):
                           for peer, goal in GOALS.get(m.key, []))
         source = packs = of_packs = ""
         if m.key in LIMITS_OF:
-            source = fmt(results.median("limit", LIMITS_OF[m.key]), "MB/s")
+            source = fmt(results.median("limit", LIMITS_OF[m.key]), m.unit)
+        if m.key in LIMITS_OF and m.unit == "MB/s":
             packs = fmt(results.median("limit", "packs"), "MB/s")
             of_packs = ratio(g, results.median("limit", "packs"))
         has_restore = "restore" in m.per_target
@@ -121,7 +124,7 @@ def rows(results, all_measures):
 
 
 HEADER = ["measurement", "genmount", "restic mount", "restic restore", "vs restic mount",
-          "vs restic restore", "target (issue #15)", "source file read", "raw pack read",
+          "vs restic restore", "target (issue #15)", "from the source disk", "raw pack read",
           "genmount / raw pack read"]
 
 
@@ -136,6 +139,9 @@ def run_section(cfg):
         "packs": lambda cfg: disk_read_limit(sorted(sizes["packs"])),
         "src_random": lambda cfg: disk_read_limit([cfg.data / BIG_RANDOM]),
         "src_compressible": lambda cfg: disk_read_limit([cfg.data / BIG_COMPRESSIBLE]),
+        "src_small": lambda cfg: disk_files_limit(cfg.data / "small", cfg.small),
+        "src_cp_small": lambda cfg: disk_copy_limit(cfg, cfg.data / "small", cfg.small,
+                                                    sizes["small_bytes"]),
     }
     results = run_all(cfg, "restic", targets, all_measures, limits)
     return Part(
@@ -145,9 +151,10 @@ def run_section(cfg):
                f"{len(sizes['packs']):,} pack files of {sizes['pack_bytes'] / 2**20:.0f} MiB"],
         header=HEADER, rows=rows(results, all_measures),
         notes=[
-            "*source file read*: the same file read straight from the disk it was backed up from; "
-            "*raw pack read*: every pack file under the repository's `data/` read straight from "
-            "disk, over their total size: the limits a mount could approach.",
+            "*from the source disk*: the same file read, the same files read or copied, straight "
+            "from the disk they were backed up from (cold); *raw pack read*: every pack file under "
+            "the repository's `data/` read straight from disk, over their total size: the limits a "
+            "mount could approach.",
             f"Random reads: {cfg.random_reads:,} `pread`s of 4 KiB at seeded 4 KiB-aligned offsets, "
             "readahead off (`POSIX_FADV_RANDOM`).",
             "Copy out: `cp -r` of the small-file folder (or `cp` of the big file) from the mount to a "
