@@ -176,6 +176,15 @@ fn prefix_glob_and_host_select_archives() {
     let bad = fixture.generations(&["-a", "[z-a]"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--glob-archives"));
+    for selector in ["--tag", "--path"] {
+        let refused = fixture.generations(&[selector, "x"]);
+        assert_eq!(refused.status.code(), Some(2), "{selector}");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            said.contains(&format!("{selector} selects restic snapshots")),
+            "{said}"
+        );
+    }
 }
 
 #[test]
@@ -198,4 +207,46 @@ fn a_mount_shows_only_the_archives_kept_and_latest_is_the_newest_of_them() {
         assert_eq!(generation_names(&mnt), ["web-1"]);
         assert_eq!(latest(&mnt), (PathBuf::from("web-1"), "web-1".into()));
     }
+}
+
+#[test]
+fn name_templates_name_archives_and_group_them() {
+    let fixture = Fixture::new();
+    let here = this_host();
+    let grouped = fixture.listed(&["--name-template", "{host}/{name}"]);
+    assert_eq!(
+        names(&grouped),
+        [
+            format!("{here}/web-1"),
+            format!("{OTHER_HOST}/web-2"),
+            format!("{here}/db-1")
+        ]
+    );
+    for (name, _) in fixture.listed(&["--name-template", "{time}"]) {
+        // 2026-12-04_04-14-38, and `_<short id>` where two archives share a second.
+        let digits: String = name.chars().take(19).filter(char::is_ascii_digit).collect();
+        assert_eq!(digits.len(), 14, "{name}");
+        assert_eq!(name.as_bytes().get(10), Some(&b'_'), "{name}");
+    }
+    for template in ["{tags}", "{label}", "plain"] {
+        let refused = fixture.generations(&["--name-template", template]);
+        assert_eq!(refused.status.code(), Some(2), "{template}");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("name template"));
+    }
+
+    let mnt = fixture.path("mnt");
+    let _mount = fixture.mount(&["--name-template", "{host}/{name}"]);
+    let mut groups = generation_names(&mnt);
+    groups.sort();
+    let mut expected = vec![here.clone(), OTHER_HOST.to_string()];
+    expected.sort();
+    assert_eq!(groups, expected);
+    assert_eq!(
+        std::fs::read_to_string(mnt.join(OTHER_HOST).join("web-2/which")).ok(),
+        Some("web-2".into())
+    );
+    assert_eq!(
+        std::fs::read_to_string(mnt.join(&here).join("db-1/which")).ok(),
+        Some("db-1".into())
+    );
 }

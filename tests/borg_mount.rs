@@ -181,8 +181,9 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-#[test]
-fn a_flipped_byte_gives_eio_for_that_file_only() -> std::io::Result<()> {
+/// An unencrypted, uncompressed archive `only` of the edge tree and a 300,000-byte `victim` (one
+/// chunk), with one byte of the victim's data flipped in its segment.
+fn flipped_victim() -> std::io::Result<Fixture> {
     let mut fixture = Fixture::init("none", "none");
     build_edge_tree(&fixture.src(), 0);
     without_what_borg_drops(&fixture.src());
@@ -201,6 +202,12 @@ fn a_flipped_byte_gives_eio_for_that_file_only() -> std::io::Result<()> {
         }
     }
     assert!(flipped, "the victim's data was not found in a segment");
+    Ok(fixture)
+}
+
+#[test]
+fn a_flipped_byte_gives_eio_for_that_file_only() -> std::io::Result<()> {
+    let fixture = flipped_victim()?;
     let mut mount = fixture.mount(&[]);
     let mnt = fixture.mnt().join("only");
     for _ in 0..2 {
@@ -217,6 +224,32 @@ fn a_flipped_byte_gives_eio_for_that_file_only() -> std::io::Result<()> {
         1,
         "one warning naming the file: {log}"
     );
+    Ok(())
+}
+
+#[test]
+fn with_allow_damaged_a_lost_chunk_reads_as_zeros_listed_and_logged_once() -> std::io::Result<()> {
+    let fixture = flipped_victim()?;
+    let mut mount = fixture.mount(&["--allow-damaged"]);
+    let mnt = fixture.mnt();
+    assert_eq!(std::fs::read(mnt.join(".damaged"))?, b"");
+    for _ in 0..2 {
+        let served = std::fs::read(mnt.join("only/victim"))?;
+        assert_eq!(served.len(), 300_000, "the whole length is served");
+        assert!(served.iter().all(|&b| b == 0), "a lost chunk is zeros");
+    }
+    assert_eq!(
+        std::fs::read(mnt.join("only/size-131073"))?,
+        std::fs::read(fixture.src().join("size-131073"))?
+    );
+    assert_eq!(
+        std::fs::read_to_string(mnt.join(".damaged"))?,
+        "only/victim\t0\t300000\n"
+    );
+    let log = mount.stop_for_log();
+    let lost: Vec<&str> = log.lines().filter(|l| l.contains("chunk lost")).collect();
+    assert_eq!(lost.len(), 1, "one warning for one lost chunk: {log}");
+    assert!(lost[0].contains("victim"), "{log}");
     Ok(())
 }
 

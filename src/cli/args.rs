@@ -112,9 +112,10 @@ pub(super) struct RepoArgs {
     /// Only snapshots that include this path (repeatable: all of them).
     #[arg(long, value_name = "PATH", help_heading = VIEW)]
     pub(super) path: Vec<String>,
-    /// How generation directories are named: {time}, {id}, {long_id}, {host}, {user}, {tags}, {label}.
-    #[arg(long, default_value = crate::repo::restic::naming::DEFAULT_TEMPLATE, value_name = "TEMPLATE", help_heading = VIEW)]
-    pub(super) name_template: String,
+    /// How generation directories are named. restic: {time} (the default), {id}, {long_id}, {host},
+    /// {user}, {tags}, {label}; borg: {name} (the default), {time}, {id}, {long_id}, {host}, {user}.
+    #[arg(long, value_name = "TEMPLATE", help_heading = VIEW)]
+    pub(super) name_template: Option<String>,
 }
 
 #[derive(Args, Debug)]

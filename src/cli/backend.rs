@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::args::RepoArgs;
 use crate::error::OpenError;
 use crate::repo::borg::{self, ArchiveFilter, BorgLocation, BorgOptions, BorgRepo};
+use crate::repo::naming;
 use crate::repo::restic::location;
 use crate::repo::restic::password::PasswordSource;
 use crate::repo::restic::{ResticOptions, SnapshotFilter};
@@ -47,6 +48,8 @@ impl Backend {
                 cache_size: access.cache_size,
                 lock: !access.no_lock,
                 filter,
+                template: template_or(access, naming::BORG_TEMPLATE),
+                allow_damaged: access.allow_damaged,
             }))
         };
         let backend = match classify(&resolve(repo)?)? {
@@ -93,20 +96,25 @@ impl Backend {
     }
 }
 
-/// Options the borg backend does not apply yet: refused rather than silently ignored.
+/// The name template given, or the backend's own default.
+fn template_or(access: &RepoArgs, default: &str) -> String {
+    access
+        .name_template
+        .clone()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// restic's snapshot selectors, which borg 1.x archives have nothing for: refused rather than
+/// silently ignored.
 fn refuse_restic_only_options(access: &RepoArgs) -> Result<(), OpenError> {
     let given = [
         (!access.tag.is_empty(), "--tag"),
         (!access.path.is_empty(), "--path"),
-        (access.allow_damaged, "--allow-damaged"),
-        (
-            access.name_template != crate::repo::restic::naming::DEFAULT_TEMPLATE,
-            "--name-template",
-        ),
     ];
     match given.iter().find(|(on, _)| *on) {
         Some((_, option)) => Err(OpenError::Usage(format!(
-            "{option} does not apply to borg repositories yet"
+            "{option} selects restic snapshots: borg 1.x archives record no tags or paths \
+             (select archives with --prefix, --glob-archives or --host)"
         ))),
         None => Ok(()),
     }
@@ -247,7 +255,7 @@ fn restic_options(
         cache_dir: access.cache_dir.clone(),
         no_cache: access.no_cache,
         filter: snapshot_filter(access),
-        template: access.name_template.clone(),
+        template: template_or(access, naming::DEFAULT_TEMPLATE),
         lock: !access.no_lock,
         progress,
         allow_damaged: access.allow_damaged,

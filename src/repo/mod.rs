@@ -5,6 +5,7 @@ pub mod borg;
 pub mod datename;
 pub mod folder;
 pub(crate) mod localfs;
+pub mod naming;
 pub mod restic;
 
 use bytes::Bytes;

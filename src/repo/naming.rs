@@ -1,16 +1,26 @@
-//! Directory names for snapshots, from a template such as `{time}` or `{host}/{time}` (a `/` groups):
-//! values are made safe on every OS (no `/ \ : * ? " < > |`, no control characters), repeats get the short id.
+//! Directory names for generations (restic snapshots, borg archives), from a template such as `{time}`
+//! or `{host}/{time}` (a `/` groups): values are made safe on every OS (no `/ \ : * ? " < > |`, no
+//! control characters), repeats get the short id.
 
 use std::collections::{HashMap, HashSet};
 
-/// The default template: the snapshot's time, safe on Windows (no `:`).
+/// restic's default template: the snapshot's time, safe on Windows (no `:`).
 pub const DEFAULT_TEMPLATE: &str = "{time}";
+/// borg's default template: the archive's own name (borg archives are named by their users).
+pub const BORG_TEMPLATE: &str = "{name}";
+/// What a template may name for a restic snapshot.
+pub const RESTIC_PLACEHOLDERS: &[&str] =
+    &["time", "id", "long_id", "host", "user", "tags", "label"];
+/// What a template may name for a borg archive (borg 1.x archives have no tags or labels).
+pub const BORG_PLACEHOLDERS: &[&str] = &["name", "time", "id", "long_id", "host", "user"];
 /// How `{time}` is written.
 pub const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
 
 /// What a template can say about a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotInfo {
+    /// A borg archive's name.
+    pub name: String,
     /// The time as restic recorded it, already formatted with `TIME_FORMAT`.
     pub time: String,
     pub short_id: String,
@@ -21,8 +31,8 @@ pub struct SnapshotInfo {
     pub label: String,
 }
 
-/// Checks a template: it must name at least one known placeholder and no unknown one.
-pub fn check_template(template: &str) -> Result<(), String> {
+/// Checks a template: it must name at least one of the `known` placeholders and nothing else.
+pub fn check_template(template: &str, known: &[&str]) -> Result<(), String> {
     if template.contains('\\') || template.split('/').any(str::is_empty) {
         return Err(format!(
             "name template {template:?} has a '\\' or an empty group (a leading, trailing or double '/')"
@@ -35,9 +45,11 @@ pub fn check_template(template: &str) -> Result<(), String> {
             .find('}')
             .ok_or_else(|| format!("unclosed '{{' in name template {template:?}"))?;
         let key = &rest[start + 1..start + end];
-        if !["time", "id", "long_id", "host", "user", "tags", "label"].contains(&key) {
+        if !known.contains(&key) {
+            let known: Vec<String> = known.iter().map(|k| format!("{{{k}}}")).collect();
             return Err(format!(
-                "unknown placeholder {{{key}}} in name template {template:?}"
+                "unknown placeholder {{{key}}} in name template {template:?} (known here: {})",
+                known.join(", ")
             ));
         }
         placeholders += 1;
@@ -81,6 +93,7 @@ pub fn render(template: &str, info: &SnapshotInfo) -> String {
             break;
         };
         let value = match &rest[start + 1..start + len] {
+            "name" => info.name.clone(),
             "time" => info.time.clone(),
             "id" => info.short_id.clone(),
             "long_id" => info.long_id.clone(),
@@ -240,13 +253,28 @@ mod tests {
 
     #[test]
     fn templates_are_checked() {
-        assert!(check_template("{time}").is_ok());
-        assert!(check_template("{host}_{time}_{id}").is_ok());
-        assert!(check_template("{nope}").is_err());
-        assert!(check_template("plain").is_err());
-        assert!(check_template("{time").is_err());
-        assert!(check_template("{host}/{time}").is_ok());
-        assert!(check_template("/{time}").is_err());
-        assert!(check_template("{host}//{time}").is_err());
+        let check = |template| check_template(template, RESTIC_PLACEHOLDERS);
+        assert!(check("{time}").is_ok());
+        assert!(check("{host}_{time}_{id}").is_ok());
+        assert!(check("{nope}").is_err());
+        assert!(check("plain").is_err());
+        assert!(check("{time").is_err());
+        assert!(check("{host}/{time}").is_ok());
+        assert!(check("/{time}").is_err());
+        assert!(check("{host}//{time}").is_err());
+    }
+
+    #[test]
+    fn borg_templates_name_archives_and_not_tags() {
+        assert!(check_template(BORG_TEMPLATE, BORG_PLACEHOLDERS).is_ok());
+        assert!(check_template("{host}/{name}", BORG_PLACEHOLDERS).is_ok());
+        let refused = check_template("{tags}", BORG_PLACEHOLDERS);
+        assert!(refused.is_err_and(|e| e.contains("{tags}") && e.contains("known here: {name}")));
+        assert!(check_template(BORG_TEMPLATE, RESTIC_PLACEHOLDERS).is_err());
+        let archive = SnapshotInfo {
+            name: "web-2026-12-04T04:14:38".into(),
+            ..Default::default()
+        };
+        assert_eq!(render(BORG_TEMPLATE, &archive), "web-2026-12-04T04_14_38");
     }
 }

@@ -1,10 +1,11 @@
-//! Snapshot name templates (`restic::naming`) and dates in generation names (`repo::datename`): no
+//! Generation name templates (`repo::naming`) and dates in generation names (`repo::datename`): no
 //! template panics, accepted ones render safe names, and a `{time}` name's date reads back exactly.
 #![no_main]
 
 use genmount::repo::datename::date_in_name;
-use genmount::repo::restic::naming::{
-    SnapshotInfo, TIME_FORMAT, assign_names, check_template, render,
+use genmount::repo::naming::{
+    BORG_PLACEHOLDERS, RESTIC_PLACEHOLDERS, SnapshotInfo, TIME_FORMAT, assign_names,
+    check_template, render,
 };
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +22,7 @@ fn template(u: &mut Unstructured) -> Result<String> {
     for _ in 0..u.int_in_range(1u8..=8)? {
         template.push_str(u.choose(&[
             "{time}",
+            "{name}",
             "{id}",
             "{long_id}",
             "{host}",
@@ -71,6 +73,7 @@ fn info(u: &mut Unstructured) -> Result<SnapshotInfo> {
         .map(|_| *u.choose(b"0123456789abcdef").unwrap_or(&b'0') as char)
         .collect();
     Ok(SnapshotInfo {
+        name: value(u)?,
         time: value(u)?,
         short_id: long_id[..8].to_string(),
         long_id,
@@ -111,6 +114,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(template) = template(&mut u) else {
         return;
     };
+    let Ok(restic) = u.arbitrary::<bool>() else {
+        return;
+    };
+    let known = if restic { RESTIC_PLACEHOLDERS } else { BORG_PLACEHOLDERS };
     let mut infos = Vec::new();
     while !u.is_empty() && infos.len() < 8 {
         let Ok(info) = info(&mut u) else { return };
@@ -118,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Any template, checked or not, renders without panicking.
-    let accepted = check_template(&template).is_ok();
+    let accepted = check_template(&template, known).is_ok();
     for info in &infos {
         let name = render(&template, info);
         if accepted {

@@ -11,6 +11,7 @@ use super::msgpack;
 use super::store::Store;
 use crate::meta::Timestamp;
 use crate::repo::Generation;
+use crate::repo::naming::{self, SnapshotInfo};
 
 /// An archive as the manifest lists it.
 #[derive(Debug, Clone)]
@@ -55,25 +56,7 @@ pub fn read_manifest(
         })
         .collect();
     found.sort_by(|a, b| (a.time, &a.name).cmp(&(b.time, &b.name)));
-    unique_names(&mut found);
     Ok(found)
-}
-
-/// Archive names as generation names: borg refuses `/` in them, so one here is a damaged or
-/// hostile manifest's and is shown as `_` (a `/` would nest generations); two archives that come
-/// out with one name (duplicate keys, names that are not UTF-8) get `~2`, `~3` suffixes.
-fn unique_names(archives: &mut [ArchiveRef]) {
-    let mut seen = std::collections::HashSet::new();
-    for archive in archives.iter_mut() {
-        let base = archive.name.replace('/', "_");
-        let mut name = base.clone();
-        let mut n = 1;
-        while !seen.insert(name.clone()) {
-            n += 1;
-            name = format!("{base}~{n}");
-        }
-        archive.name = name;
-    }
 }
 
 /// Verifies the TAM of metadata `value` (packed as `packed`) where it carries one; a missing
@@ -130,6 +113,7 @@ pub fn is_checkpoint(name: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArchiveInfo {
     pub host: Option<String>,
+    pub user: Option<String>,
     pub end: Option<Timestamp>,
     pub files: Option<u64>,
     pub size: Option<u64>,
@@ -146,34 +130,66 @@ pub fn info(
     Ok(ArchiveInfo {
         host: msgpack::get_bytes(&meta, "hostname")
             .map(|h| String::from_utf8_lossy(h).into_owned()),
+        user: msgpack::get_bytes(&meta, "username")
+            .map(|u| String::from_utf8_lossy(u).into_owned()),
         end: msgpack::get_bytes(&meta, "time_end").and_then(parse_time),
         files: msgpack::get_u64(&meta, "nfiles"),
         size: msgpack::get_u64(&meta, "size"),
     })
 }
 
-/// The archives as generations, oldest first, with what their metadata told where it was read.
+/// The archives as generations, oldest first, named by `template` (names made safe for every OS,
+/// and unique: borg refuses `/` in a name, so one here is a damaged or hostile manifest's), with
+/// what their metadata told where it was read.
 pub fn generations(
     archives: &[ArchiveRef],
+    template: &str,
     info: &dyn Fn(&ArchiveRef) -> ArchiveInfo,
 ) -> Arc<[Generation]> {
+    let infos: Vec<ArchiveInfo> = archives.iter().map(info).collect();
+    let named: Vec<SnapshotInfo> = archives
+        .iter()
+        .zip(&infos)
+        .map(|(archive, info)| naming_info(archive, info))
+        .collect();
+    let names = naming::assign_names(template, &named);
     archives
         .iter()
-        .map(|a| {
-            let info = info(a);
-            Generation {
-                name: a.name.clone(),
-                id: hex(&a.id),
-                end: info.end.unwrap_or(a.time),
-                checkpoint: is_checkpoint(&a.name),
-                size: info.size,
-                files: info.files,
-                host: info.host,
-                paths: Vec::new(),
-                tags: Vec::new(),
-            }
+        .zip(infos)
+        .zip(names)
+        .map(|((a, info), name)| Generation {
+            name,
+            id: hex(&a.id),
+            end: info.end.unwrap_or(a.time),
+            checkpoint: is_checkpoint(&a.name),
+            size: info.size,
+            files: info.files,
+            host: info.host,
+            paths: Vec::new(),
+            tags: Vec::new(),
         })
         .collect()
+}
+
+/// What a name template can say of an archive; its time as `borg list` shows it, in local time.
+fn naming_info(archive: &ArchiveRef, info: &ArchiveInfo) -> SnapshotInfo {
+    let long_id = hex(&archive.id);
+    let time = jiff::Timestamp::new(archive.time.secs, archive.time.nanos as i32)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime(naming::TIME_FORMAT)
+                .to_string()
+        })
+        .unwrap_or_default();
+    SnapshotInfo {
+        name: archive.name.clone(),
+        time,
+        short_id: long_id.chars().take(8).collect(),
+        long_id,
+        host: info.host.clone().unwrap_or_default(),
+        user: info.user.clone().unwrap_or_default(),
+        ..SnapshotInfo::default()
+    }
 }
 
 /// An archive's metadata from its opened object, after its TAM is verified if it has one.
@@ -230,21 +246,38 @@ mod tests {
     }
 
     #[test]
-    fn archive_names_are_made_unique_and_flat() {
-        let named = |name: &str| ArchiveRef {
+    fn archive_names_are_made_safe_and_unique() {
+        let named = |name: &str, id: u8| ArchiveRef {
             name: name.into(),
-            id: [0; 32],
+            id: [id; 32],
             time: Timestamp::EPOCH,
         };
-        let mut archives = vec![
-            named("a"),
-            named("a"),
-            named("x/y"),
-            named("x_y"),
-            named("a~2"),
+        let archives = [
+            named("a", 1),
+            named("a", 2),
+            named("x/y", 3),
+            named("x_y", 4),
+            named("web-2026-12-04T04:14:38", 5),
+            named(".hidden.checkpoint", 6),
         ];
-        unique_names(&mut archives);
-        let names: Vec<&str> = archives.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["a", "a~2", "x_y", "x_y~2", "a~2~2"]);
+        let shown = generations(&archives, naming::BORG_TEMPLATE, &|_| {
+            ArchiveInfo::default()
+        });
+        let names: Vec<&str> = shown.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a_01010101",
+                "a_02020202",
+                "x_y_03030303",
+                "x_y_04040404",
+                "web-2026-12-04T04_14_38",
+                "_hidden.checkpoint"
+            ]
+        );
+        assert!(
+            shown[5].checkpoint,
+            "checkpoints are told by the archive's own name"
+        );
     }
 }

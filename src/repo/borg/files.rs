@@ -1,8 +1,11 @@
 //! Reading a file at any offset: its chunk list with the offset where each starts, a binary
-//! search for the chunks a read covers, and a byte-bounded cache of verified plaintext chunks.
+//! search for the chunks a read covers, a byte-bounded cache of verified plaintext chunks, and
+//! zeros for lost chunks where `--allow-damaged` asks for them.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use quick_cache::sync::Cache;
@@ -123,14 +126,42 @@ impl ChunkCache {
 /// How far from the end of the last read a read may start and still count as sequential.
 const NEAR: u64 = 4 << 20;
 
+/// What a read does with a chunk that cannot be read: fail (EIO), or, with `--allow-damaged`, serve
+/// zeros in its place, note where, and log each lost chunk once, naming the file.
+pub struct OnLost<'a> {
+    pub salvage: Option<&'a Salvager>,
+    /// The ranges of the file served as zeros.
+    pub zeroed: &'a mut Vec<Range<u64>>,
+}
+
+/// The chunks already reported as lost, so that each is logged once however often it is read.
+#[derive(Default)]
+pub struct Salvager {
+    reported: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl Salvager {
+    fn lost(&self, chunk: &ChunkRef, file: &BorgReader, err: &str) {
+        let mut reported = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if reported.insert(chunk.id) {
+            tracing::warn!(
+                file = %file.name(),
+                chunk = %short(&chunk.id),
+                "chunk lost ({err}): serving {} zero bytes in its place (--allow-damaged)",
+                chunk.size
+            );
+        }
+    }
+}
+
 /// Up to `size` bytes of `file` at `offset`; fewer only at the end.
 pub fn read(
     store: &Store,
     cache: &ChunkCache,
     ahead: &Prefetcher,
     file: &BorgReader,
-    offset: u64,
-    size: u32,
+    (offset, size): (u64, u32),
+    on_lost: OnLost<'_>,
 ) -> Result<Bytes, RepoError> {
     if offset >= file.size {
         return Ok(Bytes::new());
@@ -150,28 +181,43 @@ pub fn read(
         file.starts.get(first),
         file.starts.get(first + 1),
     ) && end <= *next
+        && let Ok(data) = cache.get(store, chunk)
     {
-        let data = cache.get(store, chunk).map_err(damaged)?;
         let range = (offset - start) as usize..(end - start) as usize;
         return data
             .get(range.clone())
             .map(|_| data.slice(range))
             .ok_or_else(|| damaged("chunk shorter than its size".into()));
     }
+    let OnLost { salvage, zeroed } = on_lost;
     let mut out = BytesMut::with_capacity((end - offset) as usize);
     let mut at = first;
     let mut pos = offset;
     while pos < end {
-        let (Some(chunk), Some(start)) = (file.chunks.get(at), file.starts.get(at)) else {
+        let (Some(chunk), Some(start), Some(next)) = (
+            file.chunks.get(at),
+            file.starts.get(at),
+            file.starts.get(at + 1),
+        ) else {
             break;
         };
-        let data = cache.get(store, chunk).map_err(damaged)?;
-        let from =
-            pos.checked_sub(*start)
-                .ok_or_else(|| damaged("chunk offsets out of order".into()))? as usize;
-        let to = ((end - start) as usize).min(data.len());
-        out.extend_from_slice(data.get(from..to).unwrap_or_default());
-        pos = start + to as u64;
+        let from = pos
+            .checked_sub(*start)
+            .ok_or_else(|| damaged("chunk offsets out of order".into()))?;
+        let to = end.min(*next) - start;
+        match (cache.get(store, chunk), salvage) {
+            (Ok(data), _) => {
+                out.extend_from_slice(data.get(from as usize..to as usize).unwrap_or_default())
+            }
+            (Err(err), Some(salvage)) => {
+                salvage.lost(chunk, file, &err);
+                zeroed.push(pos..start + to);
+                // Only what this read needs: the chunk's size is the archive's word, not memory's.
+                out.resize(out.len() + (to - from) as usize, 0);
+            }
+            (Err(err), None) => return Err(damaged(err)),
+        }
+        pos = start + to;
         at += 1;
     }
     Ok(out.freeze())

@@ -52,6 +52,7 @@ use self::prefetch::Prefetcher;
 use self::recent::{RecentTrees, RootSlot};
 use self::store::Store;
 use self::tree::{ArchiveTree, Builder};
+use super::naming;
 use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
 use crate::meta::{FileKind, Meta, Node};
@@ -72,6 +73,10 @@ pub struct BorgOptions {
     pub lock: bool,
     /// The archives shown.
     pub filter: ArchiveFilter,
+    /// How generation directories are named (`naming`; `{name}` by default).
+    pub template: String,
+    /// Serve zeros for lost chunks instead of failing the read.
+    pub allow_damaged: bool,
 }
 
 /// How long opening waits for a borg writer (`create`, `prune`, `compact`) to finish: borg's own
@@ -102,6 +107,9 @@ pub struct BorgRepo {
     /// What each archive's metadata said, read once per archive.
     infos: Mutex<HashMap<[u8; 32], ArchiveInfo>>,
     filter: ArchiveFilter,
+    template: String,
+    /// With `--allow-damaged`: reads around lost chunks.
+    salvager: Option<files::Salvager>,
     chunks: Arc<ChunkCache>,
     ahead: Prefetcher,
     /// Borg's shared lock, given back at `close` (or when the repository is dropped).
@@ -111,6 +119,8 @@ pub struct BorgRepo {
 impl BorgRepo {
     /// Opens the repository (asking for its passphrase if needed) and reads its archive list.
     pub fn open(options: &BorgOptions) -> Result<BorgRepo, OpenError> {
+        naming::check_template(&options.template, naming::BORG_PLACEHOLDERS)
+            .map_err(OpenError::Usage)?;
         let (store, lock, shown) = match &options.location {
             BorgLocation::Local(path) => {
                 // Taken before anything is read, so that no compact removes segments meanwhile;
@@ -136,7 +146,7 @@ impl BorgRepo {
             }
         };
         let infos = Mutex::new(HashMap::new());
-        let (archives, generations) = catalogue(&store, &options.filter, &infos)
+        let (archives, generations) = catalogue(&store, &options.filter, &options.template, &infos)
             .map_err(|e| OpenError::Repository(format!("borg repository {shown}: {e}")))?;
         let store = Arc::new(store);
         let chunks = Arc::new(ChunkCache::new(options.cache_size));
@@ -148,6 +158,8 @@ impl BorgRepo {
             trees: RecentTrees::default(),
             infos,
             filter: options.filter.clone(),
+            template: options.template.clone(),
+            salvager: options.allow_damaged.then(files::Salvager::default),
             chunks,
             lock: Mutex::new(lock),
         })
@@ -231,6 +243,7 @@ impl BorgRepo {
 fn catalogue(
     store: &Store,
     filter: &ArchiveFilter,
+    template: &str,
     infos: &Mutex<HashMap<[u8; 32], ArchiveInfo>>,
 ) -> Result<Catalogue, String> {
     let mut archives = archives::read_manifest(store, &|name| filter.keeps_name(name))?;
@@ -250,7 +263,7 @@ fn catalogue(
         infos.insert(archive.id, info);
     }
     archives.retain(|a| filter.keeps_host(infos.get(&a.id).and_then(|i| i.host.as_deref())));
-    let generations = archives::generations(&archives, &|a| {
+    let generations = archives::generations(&archives, template, &|a| {
         infos.get(&a.id).cloned().unwrap_or_default()
     });
     Ok((archives.into(), generations))
@@ -279,8 +292,8 @@ impl Repository for BorgRepo {
 
     fn refresh(&self) -> Result<(), RepoError> {
         self.store.refresh().map_err(RepoError::Damaged)?;
-        let catalogue =
-            catalogue(&self.store, &self.filter, &self.infos).map_err(RepoError::Damaged)?;
+        let catalogue = catalogue(&self.store, &self.filter, &self.template, &self.infos)
+            .map_err(RepoError::Damaged)?;
         *self.archives.write().unwrap_or_else(|p| p.into_inner()) = catalogue;
         Ok(())
     }
@@ -349,6 +362,31 @@ impl Repository for BorgRepo {
     }
 
     fn read(&self, file: &BorgReader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
-        files::read(&self.store, &self.chunks, &self.ahead, file, offset, size)
+        self.read_noting_zeros(file, offset, size, &mut Vec::new())
+    }
+
+    fn may_serve_zeros(&self) -> bool {
+        self.salvager.is_some()
+    }
+
+    fn read_noting_zeros(
+        &self,
+        file: &BorgReader,
+        offset: u64,
+        size: u32,
+        zeroed: &mut Vec<std::ops::Range<u64>>,
+    ) -> Result<Bytes, RepoError> {
+        let on_lost = files::OnLost {
+            salvage: self.salvager.as_ref(),
+            zeroed,
+        };
+        files::read(
+            &self.store,
+            &self.chunks,
+            &self.ahead,
+            file,
+            (offset, size),
+            on_lost,
+        )
     }
 }

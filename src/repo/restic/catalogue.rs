@@ -7,10 +7,10 @@ use std::sync::Arc;
 use rustic_core::TreeId;
 use rustic_core::repofile::SnapshotFile;
 
-use super::naming::{self, SnapshotInfo};
 use super::node;
 use crate::meta::Timestamp;
 use crate::repo::Generation;
+use crate::repo::naming::{self, SnapshotInfo};
 
 /// Which snapshots to show, as restic's `--host`, `--tag` and `--path` select them.
 #[derive(Debug, Clone, Default)]
@@ -96,6 +96,7 @@ impl Catalogue {
 fn info_of(snapshot: &SnapshotFile) -> SnapshotInfo {
     let long_id = snapshot.id.to_hex().as_str().to_string();
     SnapshotInfo {
+        name: String::new(),
         time: snapshot.time.strftime(naming::TIME_FORMAT).to_string(),
         short_id: long_id.chars().take(8).collect(),
         long_id,

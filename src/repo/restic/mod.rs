@@ -8,13 +8,12 @@ pub mod crypto;
 mod handle;
 pub mod location;
 mod lock;
-pub mod naming;
 pub mod node;
 mod packgate;
 pub mod password;
 mod prefetch;
 mod salvage;
-mod treejson;
+pub mod treejson;
 mod treeread;
 mod trees;
 
@@ -40,6 +39,7 @@ use self::lock::ResticLock;
 use self::password::PasswordSource;
 use self::treeread::TreeSource;
 use self::trees::TreeListing;
+use super::naming;
 use super::{Generation, Listing, Repository, Xattrs};
 use crate::error::{OpenError, RepoError};
 use crate::meta::{FileKind, Meta, Node};
@@ -128,7 +128,8 @@ impl ResticRepo {
 
     /// Opens the repository, reads its snapshots and index, and locks it unless told not to.
     pub fn open(opts: &ResticOptions) -> Result<ResticRepo, OpenError> {
-        naming::check_template(&opts.template).map_err(OpenError::Usage)?;
+        naming::check_template(&opts.template, naming::RESTIC_PLACEHOLDERS)
+            .map_err(OpenError::Usage)?;
         let shown = location::redact(&opts.location);
         let backends = BackendOptions::default()
             .repository(location::for_rustic(&opts.location, cfg!(windows)))
