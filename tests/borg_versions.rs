@@ -12,9 +12,11 @@
 mod borg_fixture;
 mod common;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use borg_fixture::*;
+use common::*;
 
 /// The borg of version `series` ("1.1", "1.4"): `$var`, else `/opt/borg/<series>/bin/borg`,
 /// checked to be that series.
@@ -108,7 +110,7 @@ fn borg_1_1_repokey_blake2_lz4_and_a_wrong_passphrase() {
 }
 
 #[test]
-fn borg_1_1_keyfile_zstd() {
+fn borg_1_1_keyfile_zstd_with_its_index_and_with_the_segments_scanned() {
     let fixture = check(&borg_1_1(), "1.1", "keyfile", "zstd,3");
     let keys = fixture.base().join(".config/borg/keys");
     assert_eq!(
@@ -116,6 +118,21 @@ fn borg_1_1_keyfile_zstd() {
         1,
         "borg 1.1 wrote its key file where genmount looks"
     );
+    // Without borg 1.1's index (and hints, version 1 then), genmount reads the segments themselves.
+    for entry in std::fs::read_dir(fixture.repo()).expect("read repo") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(OsStr::to_str).unwrap_or_default();
+        if name.starts_with("index.") || name.starts_with("hints.") {
+            std::fs::remove_file(&path).expect("remove index");
+        }
+    }
+    let mut mount = fixture.mount(&[]);
+    assert_eq!(generation_names(&fixture.mnt()), ["first", "second"]);
+    for (name, captured) in ["first", "second"].iter().zip(&fixture.captured) {
+        compare(captured, &fixture.mnt().join(name), BORG);
+    }
+    let log = mount.stop_for_log();
+    assert!(log.contains("scanning the segments"), "{log}");
 }
 
 #[test]
