@@ -13,6 +13,21 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     # would; curl, davfs2 and chromium: the real WebDAV and browser clients of `genmount serve`.
     apt-get install -y -qq fuse3 restic borgbackup rclone attr util-linux bsdutils mount curl tar \
         openssl davfs2 chromium >/dev/null
+    # borg 1.1 and 1.4 beside Debian's 1.2, for tests/borg_versions.rs: a venv each under /opt/borg,
+    # built by pip from PyPI's source against Debian's libraries (libcrypto, liblz4, libzstd, libacl;
+    # libxxhash for 1.4: 1.1 bundles its own). 1.4's setup.py looks for them with pkg-config while
+    # pip only prepares its metadata: without the -dev packages even `pip download` fails there. Only
+    # the `borg` command is needed (no llfuse). A venv that already has its version is kept.
+    apt-get install -y -qq python3-venv python3-dev build-essential pkg-config libssl-dev \
+        liblz4-dev libzstd-dev libxxhash-dev libacl1-dev >/dev/null
+    for version in 1.1.18 1.4.5; do
+        venv=/opt/borg/${version%.*}
+        if [ "$("$venv/bin/borg" --version 2>/dev/null)" != "borg $version" ]; then
+            rm -rf "$venv"
+            /usr/bin/python3 -m venv "$venv"
+            "$venv/bin/pip" install -q --no-cache-dir "borgbackup==$version"
+        fi
+    done
 fi
 [ -e /dev/fuse ] || { echo "ci/test.sh: /dev/fuse is missing; the tests need FUSE" >&2; exit 1; }
 

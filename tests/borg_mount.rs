@@ -15,29 +15,6 @@ use std::process::Command;
 use borg_fixture::*;
 use common::*;
 
-/// Mounts `fixture` and compares both archives with their sources; the checkpoint is hidden and
-/// the repository is unchanged afterwards.
-fn check_both_archives(fixture: &Fixture) {
-    let before = repository_files(&fixture.repo());
-    {
-        let _mount = fixture.mount(&[]);
-        assert_eq!(generation_names(&fixture.mnt()), ["first", "second"]);
-        let mut total = 0;
-        for (name, captured) in ["first", "second"].iter().zip(&fixture.captured) {
-            total += compare(captured, &fixture.mnt().join(name), BORG);
-        }
-        assert!(total > 600, "only {total} entries compared");
-        assert_eq!(
-            std::fs::read_link(fixture.mnt().join("latest")).expect("latest"),
-            Path::new("second")
-        );
-    }
-    assert!(
-        before == repository_files(&fixture.repo()),
-        "the repository changed"
-    );
-}
-
 #[test]
 fn mode_none_uncompressed() {
     check_both_archives(&two_archives_and_a_checkpoint("none", "none"));

@@ -1,6 +1,6 @@
-//! The borg repositories the borg tests mount: made by the real `borg` (Debian's 1.2) from a
-//! source tree whose states are captured at each backup, with the fixture's passphrase and a
-//! borg base directory of its own.
+//! The borg repositories the borg tests mount: made by the real `borg` (Debian's 1.2 from PATH, or
+//! another version's binary: `Fixture::init_with`) from a source tree whose states are captured at
+//! each backup, with the fixture's passphrase and a borg base directory of its own.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -26,16 +26,28 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub compression: &'static str,
     pub captured: Vec<BTreeMap<PathBuf, Captured>>,
+    /// The borg that makes the repository: `borg` from PATH unless `init_with` named another.
+    pub borg_bin: PathBuf,
+    /// What `borg --version` printed, e.g. `borg 1.2.4`.
+    pub borg_version: String,
 }
 
 impl Fixture {
-    /// An initialised repository in `mode` and an empty `src/`.
+    /// An initialised repository in `mode` and an empty `src/`, made by `borg` from PATH.
     pub fn init(mode: &str, compression: &'static str) -> Fixture {
-        let fixture = Fixture {
+        Fixture::init_with(Path::new("borg"), mode, compression)
+    }
+
+    /// An initialised repository in `mode` and an empty `src/`, made by the borg at `borg_bin`.
+    pub fn init_with(borg_bin: &Path, mode: &str, compression: &'static str) -> Fixture {
+        let mut fixture = Fixture {
             dir: tempfile::tempdir().expect("tempdir"),
             compression,
             captured: Vec::new(),
+            borg_bin: PathBuf::new(),
+            borg_version: String::new(),
         };
+        fixture.use_borg(borg_bin);
         std::fs::create_dir_all(fixture.src()).expect("mkdir src");
         std::fs::create_dir_all(fixture.mnt()).expect("mkdir mnt");
         let repo = fixture.repo();
@@ -68,9 +80,24 @@ impl Fixture {
         self.dir.path().join("base")
     }
 
+    /// Makes every later borg command of the fixture run the borg at `borg_bin`.
+    pub fn use_borg(&mut self, borg_bin: &Path) {
+        let version = Command::new(borg_bin)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("{} --version: {e}", borg_bin.display()));
+        self.borg_bin = borg_bin.to_path_buf();
+        self.borg_version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    }
+
+    /// Whether the fixture's borg is a 1.1.x, which stores atimes unasked and has no `--atime`.
+    pub fn is_borg_1_1(&self) -> bool {
+        self.borg_version.starts_with("borg 1.1.")
+    }
+
     /// Runs the real borg in `src/`, with the fixture's passphrase and base directory.
     pub fn borg(&self, args: &[&str]) -> String {
-        let out = Command::new("borg")
+        let out = Command::new(&self.borg_bin)
             .args(args)
             .current_dir(self.src())
             .env("BORG_PASSPHRASE", PASSPHRASE)
@@ -94,7 +121,15 @@ impl Fixture {
         }
         self.captured.push(capture(&self.src()));
         let archive = format!("{}::{name}", self.repo().display());
-        self.borg(&["create", "--atime", "-C", self.compression, &archive, "."]);
+        let atime: &[&str] = if self.is_borg_1_1() {
+            &[]
+        } else {
+            &["--atime"]
+        };
+        let mut args = vec!["create"];
+        args.extend(atime);
+        args.extend(["-C", self.compression, &archive, "."]);
+        self.borg(&args);
     }
 
     /// `genmount mount` of the repository with the fixture's passphrase, then `extra`.
@@ -160,13 +195,36 @@ pub fn add_acls(src: &Path) {
 
 /// Two archives of the edge-case tree that differ, and a third renamed to a checkpoint's name.
 pub fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> Fixture {
-    let mut fixture = Fixture::init(mode, compression);
+    two_archives_and_a_checkpoint_with(Path::new("borg"), mode, compression)
+}
+
+/// `two_archives_and_a_checkpoint` made by the borg at `borg_bin`.
+pub fn two_archives_and_a_checkpoint_with(
+    borg_bin: &Path,
+    mode: &str,
+    compression: &'static str,
+) -> Fixture {
+    two_archives_and_a_checkpoint_by(borg_bin, borg_bin, mode, compression)
+}
+
+/// `two_archives_and_a_checkpoint` begun (init and the first archive) by the borg at `first` and
+/// continued (the second archive and the checkpoint) by the one at `then`: an upgraded borg.
+pub fn two_archives_and_a_checkpoint_by(
+    first: &Path,
+    then: &Path,
+    mode: &str,
+    compression: &'static str,
+) -> Fixture {
+    let mut fixture = Fixture::init_with(first, mode, compression);
     build_edge_tree(&fixture.src(), 0);
     without_what_borg_drops(&fixture.src());
     add_acls(&fixture.src());
     add_big_files(&fixture.src());
     add_bulk(&fixture.src(), 10, 300);
     fixture.backup("first");
+    if then != first {
+        fixture.use_borg(then);
+    }
     std::fs::write(fixture.src().join("variant"), [1]).expect("write");
     std::fs::write(fixture.src().join("added-later"), b"new in the second\n").expect("write");
     std::fs::remove_file(fixture.src().join("size-4095")).expect("remove");
@@ -183,6 +241,29 @@ pub fn two_archives_and_a_checkpoint(mode: &str, compression: &'static str) -> F
         "third.checkpoint",
     ]);
     fixture
+}
+
+/// Mounts `fixture` and compares both archives with their sources; the checkpoint is hidden and
+/// the repository is unchanged afterwards.
+pub fn check_both_archives(fixture: &Fixture) {
+    let before = repository_files(&fixture.repo());
+    {
+        let _mount = fixture.mount(&[]);
+        assert_eq!(generation_names(&fixture.mnt()), ["first", "second"]);
+        let mut total = 0;
+        for (name, captured) in ["first", "second"].iter().zip(&fixture.captured) {
+            total += compare(captured, &fixture.mnt().join(name), BORG);
+        }
+        assert!(total > 600, "only {total} entries compared");
+        assert_eq!(
+            std::fs::read_link(fixture.mnt().join("latest")).expect("latest"),
+            Path::new("second")
+        );
+    }
+    assert!(
+        before == repository_files(&fixture.repo()),
+        "the repository changed"
+    );
 }
 
 /// Every file of the repository with its bytes.
@@ -214,7 +295,7 @@ pub fn segments(repo: &Path) -> Vec<PathBuf> {
 
 /// What the real borg answers to `args` on the fixture's repository: its exit code and stderr.
 pub fn borg_status(fixture: &Fixture, args: &[&str]) -> (i32, String) {
-    let out = Command::new("borg")
+    let out = Command::new(&fixture.borg_bin)
         .args(args)
         .arg(fixture.repo())
         .env("BORG_PASSPHRASE", PASSPHRASE)
