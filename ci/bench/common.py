@@ -81,9 +81,9 @@ class Config:
 
     @property
     def out(self):
-        # Where copies and restores go, emptied after each measurement: memory (tmpfs), so that what
-        # is compared is reading, not this VM's disk writeback: the same 1 GiB `cp` out of genmount
-        # took 1.1 s or 2.4-3.1 s into a directory on the disk, depending on what came before.
+        # Where copies and restores go, emptied after each measurement: memory (tmpfs), the same for
+        # every tool, so that what is compared is reading and the tools' own work, not the writeback
+        # of this VM's disk.
         return Path(os.environ.get("BENCH_OUT") or "/dev/shm/genmount-bench-out")
 
     @property
@@ -151,9 +151,8 @@ def disk_busy_ms():
 
 
 def wait_for_idle_disks(quiet=0.25, most=20.0):
-    """Waits until the disks have done no I/O for `quiet` seconds (at most `most`): after a step
-    that wrote and deleted a GiB, the disk went on flushing after `sync` returned, and the next
-    step's reads took up to three times as long (a 1 GiB `cp` out of genmount: 1.1 s or 3.1 s)."""
+    """Waits until the disks have done no I/O for `quiet` seconds (at most `most`), so that no
+    measurement starts while the disk still works for the one before it."""
     deadline = time.monotonic() + most
     last = disk_busy_ms()
     while time.monotonic() < deadline:

@@ -123,8 +123,7 @@ COMMON_NOTES = [
     "- Daemon peak RSS: the highest `VmHWM` of the daemon, read just before each unmount, over a "
     "run's mounts.",
     "- Copies (`cp -r`, `restic restore`) go to a fresh directory in memory (tmpfs, BENCH_OUT), the "
-    "same for every tool: written to this VM's disk, one 1 GiB copy took 1.1 s or 2.4-3.1 s depending "
-    "on the step before, which decided the comparison.",
+    "same for every tool.",
 ]
 
 

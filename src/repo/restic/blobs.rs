@@ -25,6 +25,9 @@ const SPAN: u32 = 1 << 20;
 const SPANS_KEPT: usize = 4;
 /// restic's chunker makes blobs of at most 8 MiB; anything far larger is a damaged index.
 const MAX_BLOB: u32 = 64 << 20;
+/// A tree is one blob however many entries its directory has (a million entries make some 300 MB
+/// of JSON), so trees get a bound of their own.
+const MAX_TREE: u32 = 1 << 30;
 /// IV before and MAC after every encrypted blob.
 const OVERHEAD: u32 = 32;
 
@@ -234,26 +237,28 @@ impl BlobStore {
     }
 
     fn load(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {
-        self.unseal(blob, |blob| self.raw(blob))
+        self.unseal(blob, MAX_BLOB, |blob| self.raw(blob))
     }
 
-    /// The plaintext of a blob read alone, and not kept: trees come this way (into a cache of their
-    /// own), read by several threads out of order, where the spans read for small files would be
-    /// read again and again.
-    pub fn load_alone(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {
-        self.unseal(blob, |blob| self.exact(blob))
+    /// The plaintext of a tree blob, read alone and not kept: trees have a cache of their own, and
+    /// are read by several threads out of order, where the spans read for small files would be read
+    /// again and again.
+    pub fn load_tree(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {
+        self.unseal(blob, MAX_TREE, |blob| self.exact(blob))
     }
 
-    /// A blob's plaintext from its encrypted bytes, got by `fetch`.
+    /// A blob's plaintext from its encrypted bytes, got by `fetch`; `most` bounds what the index
+    /// may claim it holds.
     fn unseal(
         &self,
         blob: &BlobRef,
+        most: u32,
         fetch: impl FnOnce(&BlobRef) -> Result<Bytes, String>,
     ) -> Result<Bytes, RepoError> {
         let damaged = |what: &str| {
             RepoError::Damaged(format!("blob {} in pack {}: {what}", blob.id, blob.pack))
         };
-        if blob.length < OVERHEAD || blob.length > MAX_BLOB || blob.data_length > MAX_BLOB {
+        if blob.length < OVERHEAD || blob.length > most || blob.data_length > most {
             return Err(damaged("impossible length in the index"));
         }
         let raw = fetch(blob).map_err(|e| damaged(&e))?;

@@ -168,7 +168,7 @@ impl TreeSource {
                 at.length,
                 at.uncompressed_length,
             );
-            let json = store.load_alone(&blob)?;
+            let json = store.load_tree(&blob)?;
             return treejson::decode(&json, &id)
                 .map_err(|err| RepoError::Damaged(format!("tree {id}: {err}")));
         }
