@@ -41,8 +41,11 @@ fn every_kind_of_node_reads_as_rustic_reads_it() {
     let (ours, theirs) = both(&json);
     assert_eq!(ours.len(), 10);
     assert_eq!(ours, theirs);
-    assert_eq!(ours[1].0, b"a\\b");
-    assert_eq!(ours[2].0, b"c\xffd");
+    // restic quotes these names; rustic undoes the quoting on Unix only, and so does genmount.
+    if cfg!(unix) {
+        assert_eq!(ours[1].0, b"a\\b");
+        assert_eq!(ours[2].0, b"c\xffd");
+    }
     assert_eq!(ours[5].1.link_target.as_deref(), Some(&b"\xffx"[..]));
 }
 
