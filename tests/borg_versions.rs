@@ -55,33 +55,6 @@ fn check(borg: &Path, series: &str, mode: &str, compression: &'static str) -> Fi
     fixture
 }
 
-/// `genmount generations --json` of `fixture`: each archive's name, file count and size.
-fn generations_json(fixture: &Fixture) -> Vec<(String, Option<u64>, Option<u64>)> {
-    let out = fixture
-        .genmount(Some(PASSPHRASE))
-        .arg("generations")
-        .arg("--json")
-        .arg(fixture.repo())
-        .output()
-        .expect("genmount runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    list.as_array()
-        .expect("an array")
-        .iter()
-        .map(|g| {
-            assert_eq!(g["host"], host.as_str(), "{g}");
-            let name = g["name"].as_str().expect("a name").to_owned();
-            (name, g["files"].as_u64(), g["size"].as_u64())
-        })
-        .collect()
-}
-
 /// Borg 1.2 and later keep an archive's file count and size in its metadata, which genmount shows.
 fn assert_counted(generation: &(String, Option<u64>, Option<u64>)) {
     assert!(generation.1 > Some(300), "{generation:?}");
@@ -140,7 +113,7 @@ fn borg_1_1_none_zlib_has_no_counts_in_its_archives() {
     let fixture = check(&borg_1_1(), "1.1", "none", "zlib,6");
     // Borg 1.1 keeps no file count or size in an archive's metadata (1.2 added them): unknown.
     assert_eq!(
-        generations_json(&fixture),
+        fixture.generations_json(),
         [("first".into(), None, None), ("second".into(), None, None)]
     );
 }
@@ -151,7 +124,7 @@ fn a_repository_begun_by_borg_1_1_and_continued_by_borg_1_4() {
     let fixture = two_archives_and_a_checkpoint_by(&old, &new, "keyfile-blake2", "lz4");
     assert!(fixture.borg_version.starts_with("borg 1.4."));
     check_both_archives(&fixture);
-    let generations = generations_json(&fixture);
+    let generations = fixture.generations_json();
     assert_eq!(generations[0], ("first".into(), None, None));
     assert_eq!(generations[1].0, "second");
     assert_counted(&generations[1]);
@@ -167,7 +140,7 @@ fn borg_1_4_repokey_blake2_lz4_and_a_wrong_passphrase() {
 #[test]
 fn borg_1_4_keyfile_zstd() {
     let fixture = check(&borg_1_4(), "1.4", "keyfile", "zstd,3");
-    let generations = generations_json(&fixture);
+    let generations = fixture.generations_json();
     assert_eq!(generations.len(), 2);
     generations.iter().for_each(assert_counted);
 }

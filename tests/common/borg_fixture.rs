@@ -143,6 +143,34 @@ impl Fixture {
         Mount::spawn(command, &self.mnt())
     }
 
+    /// `genmount generations --json` of the repository: each archive's name, file count and size
+    /// (each listed with this machine's host name).
+    pub fn generations_json(&self) -> Vec<(String, Option<u64>, Option<u64>)> {
+        let out = self
+            .genmount(Some(PASSPHRASE))
+            .arg("generations")
+            .arg("--json")
+            .arg(self.repo())
+            .output()
+            .expect("genmount runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        list.as_array()
+            .expect("an array")
+            .iter()
+            .map(|g| {
+                assert_eq!(g["host"], host.as_str(), "{g}");
+                let name = g["name"].as_str().expect("a name").to_owned();
+                (name, g["files"].as_u64(), g["size"].as_u64())
+            })
+            .collect()
+    }
+
     /// genmount with the fixture's borg environment and `passphrase` (none: no BORG_PASSPHRASE).
     pub fn genmount(&self, passphrase: Option<&str>) -> Command {
         let mut command = Command::new(BIN);
