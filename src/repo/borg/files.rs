@@ -213,7 +213,7 @@ pub fn read(
                 salvage.lost(chunk, file, &err);
                 zeroed.push(pos..start + to);
                 // Only what this read needs: the chunk's size is the archive's word, not memory's.
-                out.resize(out.len() + (to - from) as usize, 0);
+                out.resize(out.len() + to.saturating_sub(from) as usize, 0);
             }
             (Err(err), None) => return Err(damaged(err)),
         }
