@@ -161,7 +161,7 @@ pub fn read(
     ahead: &Prefetcher,
     file: &BorgReader,
     (offset, size): (u64, u32),
-    on_lost: OnLost<'_>,
+    mut on_lost: OnLost<'_>,
 ) -> Result<Bytes, RepoError> {
     if offset >= file.size {
         return Ok(Bytes::new());
@@ -181,15 +181,17 @@ pub fn read(
         file.starts.get(first),
         file.starts.get(first + 1),
     ) && end <= *next
-        && let Ok(data) = cache.get(store, chunk)
     {
+        let wanted = offset..end;
+        let Some(data) = chunk_or_lost(store, cache, file, chunk, wanted, &mut on_lost)? else {
+            return Ok(Bytes::from(vec![0; (end - offset) as usize]));
+        };
         let range = (offset - start) as usize..(end - start) as usize;
         return data
             .get(range.clone())
             .map(|_| data.slice(range))
             .ok_or_else(|| damaged("chunk shorter than its size".into()));
     }
-    let OnLost { salvage, zeroed } = on_lost;
     let mut out = BytesMut::with_capacity((end - offset) as usize);
     let mut at = first;
     let mut pos = offset;
@@ -205,22 +207,39 @@ pub fn read(
             .checked_sub(*start)
             .ok_or_else(|| damaged("chunk offsets out of order".into()))?;
         let to = end.min(*next) - start;
-        match (cache.get(store, chunk), salvage) {
-            (Ok(data), _) => {
+        match chunk_or_lost(store, cache, file, chunk, pos..start + to, &mut on_lost)? {
+            Some(data) => {
                 out.extend_from_slice(data.get(from as usize..to as usize).unwrap_or_default())
             }
-            (Err(err), Some(salvage)) => {
-                salvage.lost(chunk, file, &err);
-                zeroed.push(pos..start + to);
-                // Only what this read needs: the chunk's size is the archive's word, not memory's.
-                out.resize(out.len() + to.saturating_sub(from) as usize, 0);
-            }
-            (Err(err), None) => return Err(damaged(err)),
+            // Only what this read needs: the chunk's size is the archive's word, not memory's.
+            None => out.resize(out.len() + to.saturating_sub(from) as usize, 0),
         }
         pos = start + to;
         at += 1;
     }
     Ok(out.freeze())
+}
+
+/// The verified bytes of `chunk`; where it cannot be read, an error naming the file, or with
+/// `--allow-damaged` `None`, once the loss is logged and `wanted` (the part of the file this read
+/// takes from it) noted as served as zeros.
+fn chunk_or_lost(
+    store: &Store,
+    cache: &ChunkCache,
+    file: &BorgReader,
+    chunk: &ChunkRef,
+    wanted: Range<u64>,
+    on_lost: &mut OnLost<'_>,
+) -> Result<Option<Bytes>, RepoError> {
+    match (cache.get(store, chunk), on_lost.salvage) {
+        (Ok(data), _) => Ok(Some(data)),
+        (Err(err), Some(salvage)) => {
+            salvage.lost(chunk, file, &err);
+            on_lost.zeroed.push(wanted);
+            Ok(None)
+        }
+        (Err(err), None) => Err(RepoError::Damaged(format!("file {}: {err}", file.name()))),
+    }
 }
 
 /// Asks for the chunks after chunk `at` that were not asked for yet.
