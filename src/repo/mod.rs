@@ -4,6 +4,7 @@
 pub mod borg;
 pub mod datename;
 pub mod folder;
+pub mod hexid;
 pub(crate) mod localfs;
 pub mod naming;
 pub mod restic;

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::repo::hexid::hex32;
+
 /// What genmount needs from `config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoConfig {
@@ -70,8 +72,8 @@ pub fn parse(text: &str) -> Result<RepoConfig, String> {
         ));
     }
     let segments_per_dir = number("segments_per_dir")?.max(1);
-    let id =
-        hex32(value("id").unwrap_or_default().trim()).ok_or("config: id is not 64 hex digits")?;
+    let id = hex32(value("id").unwrap_or_default().trim().as_bytes())
+        .ok_or("config: id is not 64 hex digits")?;
     let key: String = value("key")
         .unwrap_or_default()
         .chars()
@@ -113,20 +115,6 @@ fn sections(text: &str) -> Vec<Section> {
         }
     }
     out
-}
-
-/// 32 bytes from 64 hex digits.
-pub fn hex32(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *slot = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// Lowercase hex of bytes, for ids in messages and generation ids.

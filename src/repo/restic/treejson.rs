@@ -15,6 +15,7 @@ use serde::de::{self, Deserializer, Visitor};
 
 use super::node::{self, NamedNodes, Stored};
 use crate::meta::{FileKind, Timestamp};
+use crate::repo::hexid::hex32;
 
 /// The nodes of a tree blob's plaintext, each with its name as raw bytes. Nodes of a type genmount
 /// does not know are left out, with a warning naming them (`tree` names the tree).
@@ -129,7 +130,7 @@ impl RawNode<'_> {
                 .map(|x| {
                     (
                         x.name.as_bytes().to_vec(),
-                        base64_or_empty(x.value.as_deref()),
+                        unbase64(x.value.as_deref()).unwrap_or_default(),
                     )
                 })
                 .collect(),
@@ -143,18 +144,16 @@ impl RawNode<'_> {
 
     /// The raw target where restic kept one (a target that is not UTF-8), else the text.
     fn link_target(&self) -> Vec<u8> {
-        let raw = self
-            .linktarget_raw
-            .as_deref()
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
-        raw.unwrap_or_else(|| self.linktarget.as_deref().unwrap_or("").as_bytes().to_vec())
+        unbase64(self.linktarget_raw.as_deref())
+            .unwrap_or_else(|| self.linktarget.as_deref().unwrap_or("").as_bytes().to_vec())
     }
 }
 
-fn base64_or_empty(value: Option<&str>) -> Vec<u8> {
-    value
-        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-        .unwrap_or_default()
+/// The bytes of a base64 value, if there is one and it decodes.
+fn unbase64(value: Option<&str>) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(value?)
+        .ok()
 }
 
 /// A list that restic may write as `null`.
@@ -203,37 +202,6 @@ impl Visitor<'_> for HexIdVisitor {
             .ok_or_else(|| E::custom(format!("{text:?} is not an id")))
     }
 }
-
-fn hex32(text: &[u8]) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
-        bad |= (high | low) & 0x80;
-        *byte = (high << 4) | (low & 0x0f);
-    }
-    (bad == 0).then_some(out)
-}
-
-/// Each byte's value as a hex digit, or 0x80 for a byte that is not one.
-const HEX: [u8; 256] = {
-    let mut table = [0x80u8; 256];
-    let mut i = 0;
-    while i < 10 {
-        table[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        table[b'a' as usize + i] = 10 + i as u8;
-        table[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    table
-};
 
 /// A time as restic writes it (Go's RFC 3339 with nanoseconds); any other shape through jiff. A
 /// time neither can read is left out, as if restic had not stored it.
