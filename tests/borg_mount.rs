@@ -59,18 +59,12 @@ fn authenticated_blake2_auto_zstd() {
 #[test]
 fn wrong_missing_and_absent_passphrases_and_a_missing_repository_exit_with_their_codes() {
     let fixture = two_archives_and_a_checkpoint("repokey", "lz4");
+    let mnt = fixture.mnt();
     let status = |passphrase: Option<&str>, repo: &Path| {
-        let out = fixture
-            .genmount(passphrase)
-            .arg("mount")
-            .arg(repo)
-            .arg(fixture.mnt())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("genmount runs");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains(PASSPHRASE), "the passphrase is not shown");
-        (out.status.code(), stderr)
+        fixture.exit_of(
+            passphrase,
+            &[OsStr::new("mount"), repo.as_os_str(), mnt.as_os_str()],
+        )
     };
     let (code, stderr) = status(Some("battery staple"), &fixture.repo());
     assert_eq!(code, Some(12), "wrong passphrase: {stderr}");

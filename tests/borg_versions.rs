@@ -61,24 +61,13 @@ fn assert_counted(generation: &(String, Option<u64>, Option<u64>)) {
     assert!(generation.2 > Some(8 << 20), "{generation:?}");
 }
 
-/// genmount's exit code and stderr for `generations` of `fixture` with `passphrase`.
-fn generations_with(fixture: &Fixture, passphrase: &str) -> (Option<i32>, String) {
-    let out = fixture
-        .genmount(Some(passphrase))
-        .arg("generations")
-        .arg(fixture.repo())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("genmount runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains(PASSPHRASE), "the passphrase is not shown");
-    (out.status.code(), stderr)
-}
-
 #[test]
 fn borg_1_1_repokey_blake2_lz4_and_a_wrong_passphrase() {
     let fixture = check(&borg_1_1(), "1.1", "repokey-blake2", "lz4");
-    let (code, stderr) = generations_with(&fixture, "battery staple");
+    let (code, stderr) = fixture.exit_of(
+        Some("battery staple"),
+        &[OsStr::new("generations"), fixture.repo().as_os_str()],
+    );
     assert_eq!(code, Some(12), "wrong passphrase: {stderr}");
 }
 
@@ -133,7 +122,10 @@ fn a_repository_begun_by_borg_1_1_and_continued_by_borg_1_4() {
 #[test]
 fn borg_1_4_repokey_blake2_lz4_and_a_wrong_passphrase() {
     let fixture = check(&borg_1_4(), "1.4", "repokey-blake2", "lz4");
-    let (code, stderr) = generations_with(&fixture, "battery staple");
+    let (code, stderr) = fixture.exit_of(
+        Some("battery staple"),
+        &[OsStr::new("generations"), fixture.repo().as_os_str()],
+    );
     assert_eq!(code, Some(12), "wrong passphrase: {stderr}");
 }
 

@@ -143,6 +143,20 @@ impl Fixture {
         Mount::spawn(command, &self.mnt())
     }
 
+    /// genmount's exit code and stderr for `args` with `passphrase` and no terminal; what it says
+    /// must not show the fixture's passphrase.
+    pub fn exit_of(&self, passphrase: Option<&str>, args: &[&OsStr]) -> (Option<i32>, String) {
+        let out = self
+            .genmount(passphrase)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("genmount runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains(PASSPHRASE), "the passphrase is not shown");
+        (out.status.code(), stderr)
+    }
+
     /// `genmount generations --json` of the repository: each archive's name, file count and size
     /// (each listed with this machine's host name).
     pub fn generations_json(&self) -> Vec<(String, Option<u64>, Option<u64>)> {
