@@ -159,6 +159,47 @@ fn an_rclone_repository_is_locked_while_mounted() -> TestResult {
     Ok(())
 }
 
+/// The `rclone serve restic` that rustic starts for an `rclone:` location ends with the mount
+/// (it outlived every mount before genmount closed the backend at unmount).
+#[test]
+fn the_rclone_server_ends_with_the_mount() -> TestResult {
+    let restic_dir = repository()?;
+    let repo = restic_dir.repo();
+    let path = repo.to_str().ok_or("temporary path is not UTF-8")?;
+    let mut mounted = mount(&restic_dir, &format!("rclone:{path}"), &["--no-lock"]);
+    assert_eq!(
+        std::fs::read(restic_dir.mnt().join("latest/file"))?,
+        b"backed up\n"
+    );
+    assert_eq!(rclone_servers(path).len(), 1, "one server while mounted");
+    assert!(mounted.stop_with(libc::SIGTERM).success());
+    // SIGKILL is delivered at once, but the process table may show it for a moment longer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !rclone_servers(path).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        rclone_servers(path),
+        Vec::<u32>::new(),
+        "a server outlived the mount"
+    );
+    Ok(())
+}
+
+/// The live processes running `rclone serve … path`.
+fn rclone_servers(path: &str) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+            let serving = args.contains(&&b"serve"[..]) && args.contains(&path.as_bytes());
+            serving.then_some(pid)
+        })
+        .collect()
+}
+
 /// A server that cannot store the lock fails the mount as a local repository does: one line,
 /// exit code 10, no credentials; `--no-lock` mounts it. Over REST and over rclone.
 #[test]

@@ -2,6 +2,7 @@
 //! through rustic_core, generations from `catalogue`, listings from `treeread` (cached by `trees`),
 //! bytes from `blobs`.
 
+mod backend;
 mod blobs;
 mod catalogue;
 pub mod crypto;
@@ -105,6 +106,8 @@ pub struct ResticRepo {
     cache_size: u64,
     prefetcher: prefetch::Prefetcher,
     lock: std::sync::Mutex<Option<ResticLock>>,
+    /// Ends the backend at unmount (and with it an rclone server).
+    closer: backend::Closer,
     /// With `--allow-damaged`: reads around lost blobs.
     salvager: Option<salvage::Salvager>,
 }
@@ -141,6 +144,7 @@ impl ResticRepo {
                     one_line(&location::scrub(&err.to_string(), &opts.location))
                 ))
             })?;
+        let (backends, closer) = backend::wrap(backends);
         let mut options = RepositoryOptions::default().no_cache(opts.no_cache);
         if let Some(dir) = &opts.cache_dir {
             options = options.cache_dir(dir.clone());
@@ -193,6 +197,7 @@ impl ResticRepo {
             cache_size: opts.cache_size,
             prefetcher: prefetch::Prefetcher::new(PREFETCH_WORKERS),
             lock: std::sync::Mutex::new(lock),
+            closer,
             salvager: opts.allow_damaged.then(salvage::Salvager::default),
         };
         let snapshots = repo
@@ -381,6 +386,7 @@ impl Repository for ResticRepo {
     fn close(&self) {
         let lock = self.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(lock);
+        self.closer.close();
     }
 
     fn read(&self, file: &Self::Reader, offset: u64, size: u32) -> Result<Bytes, RepoError> {
