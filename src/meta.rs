@@ -47,7 +47,11 @@ impl FileKind {
 
 /// A point in time as seconds and nanoseconds from the Unix epoch; negative seconds are before 1970.
 /// `nanos` is always below one second, so 1969-12-31 23:59:59.5 is `{ secs: -1, nanos: 500_000_000 }`.
+///
+/// Packed to 12 bytes: every inode the kernel holds keeps three of these (a third of a node's
+/// metadata at the natural 16), and fields are only ever copied out, never borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(C, packed(4))]
 pub struct Timestamp {
     pub secs: i64,
     pub nanos: u32,
@@ -143,8 +147,23 @@ pub struct Meta {
     pub nlink: u32,
     /// Device number of a character or block device.
     pub rdev: u64,
-    /// An identity that every hardlink of one file shares within a generation (device, inode).
-    pub link_id: Option<(u64, u64)>,
+    /// An identity that every hardlink of one file shares within a generation.
+    pub link_id: Option<LinkId>,
+}
+
+/// A hardlinked file's identity, its (device, inode) folded into eight bytes: the pair took 24 in
+/// every inode held. Two files of one generation collide with a chance of one in 2^64 per pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkId(std::num::NonZeroU64);
+
+impl From<(u64, u64)> for LinkId {
+    fn from(pair: (u64, u64)) -> LinkId {
+        use std::hash::{Hash, Hasher};
+        // The fixed keys of `DefaultHasher::new` give the same identity at every re-read.
+        let mut hasher = std::hash::DefaultHasher::new();
+        pair.hash(&mut hasher);
+        LinkId(std::num::NonZeroU64::new(hasher.finish()).unwrap_or(std::num::NonZeroU64::MIN))
+    }
 }
 
 impl Meta {
@@ -227,6 +246,17 @@ mod tests {
             Timestamp::new(951_782_400, 0).to_rfc3339(),
             "2000-02-29T00:00:00Z"
         );
+    }
+
+    /// Every inode the kernel holds keeps a `Meta`: a field that grows it grows the daemon.
+    #[test]
+    fn metadata_stays_compact() {
+        assert!(
+            size_of::<Meta>() <= 88,
+            "Meta is {} bytes",
+            size_of::<Meta>()
+        );
+        assert_eq!(size_of::<Timestamp>(), 12);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::path::Path;
 
-use crate::meta::{FileKind, Meta, Timestamp};
+use crate::meta::{FileKind, LinkId, Meta, Timestamp};
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -29,7 +29,7 @@ cfg_if::cfg_if! {
                 ctime: Timestamp::new(md.ctime(), md.ctime_nsec()),
                 nlink: u32::try_from(md.nlink()).unwrap_or(u32::MAX),
                 rdev: md.rdev(),
-                link_id: (kind != FileKind::Dir && md.nlink() > 1).then(|| (md.dev(), md.ino())),
+                link_id: (kind != FileKind::Dir && md.nlink() > 1).then(|| LinkId::from((md.dev(), md.ino()))),
             }
         }
 
@@ -146,7 +146,7 @@ cfg_if::cfg_if! {
                 && let Some((id, links)) = file_identity(path)
             {
                 meta.nlink = links.max(1);
-                meta.link_id = (links > 1).then_some(id);
+                meta.link_id = (links > 1).then(|| LinkId::from(id));
             }
             meta
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::Ino;
 use super::versions::{MergedChild, MergedDir, VersionsDir};
-use crate::meta::{FileKind, Meta, Node};
+use crate::meta::{FileKind, LinkId, Meta, Node};
 
 /// Generation contents never change, so the kernel may cache them for long.
 pub const GENERATION_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -127,7 +127,7 @@ impl InoKey {
     }
 
     /// The key every hardlink of one file shares within a generation.
-    pub fn hardlink(generation: Ino, link: (u64, u64)) -> InoKey {
+    pub fn hardlink(generation: Ino, link: LinkId) -> InoKey {
         InoKey::of(&(b"link", generation, link))
     }
 
@@ -137,6 +137,11 @@ impl InoKey {
             Some(link) if node.meta.nlink > 1 => InoKey::hardlink(generation, link),
             _ => InoKey::child(parent, name),
         }
+    }
+
+    /// What the table keeps of `check`.
+    fn short_check(self) -> u32 {
+        self.check as u32
     }
 
     fn of(value: &impl Hash) -> InoKey {
@@ -154,14 +159,19 @@ impl InoKey {
     }
 }
 
+/// One inode of the table: 24 bytes besides its number when `T` is an `Inode`, since a table of a
+/// million held inodes has two million slots.
 struct Held<T> {
-    check: u64,
     value: T,
-    /// Kernel references; the kernel's own count is 64-bit, but an inode looked up four billion
-    /// times over is no inode any kernel keeps: saturating, it stays held.
+    /// Half of the key's check: it only tells apart identities whose 64-bit numbers collided.
+    check: u32,
+    /// Kernel references, or `PINNED`. The kernel's own count is 64-bit, but an inode looked up
+    /// four billion times over is no inode any kernel keeps: saturating, it stays held.
     lookups: u32,
-    pinned: bool,
 }
+
+/// The count of an inode held for the life of the mount, whatever the kernel forgets.
+const PINNED: u32 = u32::MAX;
 
 /// Inode numbers are hashes already (`InoKey`): the table hashes them no further. SipHash of each
 /// key was a tenth of the table's cost in a `find` over 300,000 entries.
@@ -217,19 +227,20 @@ impl<T: Clone> InodeTable<T> {
         let mut ino = key.ino;
         loop {
             match map.entry(ino) {
-                Entry::Occupied(mut held) if held.get().check == key.check => {
+                Entry::Occupied(mut held) if held.get().check == key.short_check() => {
                     let held = held.get_mut();
-                    held.lookups = held.lookups.saturating_add(1);
+                    if held.lookups != PINNED {
+                        held.lookups = held.lookups.saturating_add(1).min(PINNED - 1);
+                    }
                     held.value = value;
                     return ino;
                 }
                 Entry::Occupied(_) => ino = ino.wrapping_add(1).max(FIRST_DYNAMIC),
                 Entry::Vacant(free) => {
                     free.insert(Held {
-                        check: key.check,
+                        check: key.short_check(),
                         value,
                         lookups: 1,
-                        pinned: false,
                     });
                     return ino;
                 }
@@ -242,8 +253,7 @@ impl<T: Clone> InodeTable<T> {
         let held = Held {
             check: 0,
             value,
-            lookups: 0,
-            pinned: true,
+            lookups: PINNED,
         };
         self.lock().insert(ino, held);
     }
@@ -255,9 +265,12 @@ impl<T: Clone> InodeTable<T> {
         let Some(held) = map.get_mut(&ino) else {
             return false;
         };
+        if held.lookups == PINNED {
+            return false;
+        }
         let dropped = u32::try_from(nlookup).unwrap_or(u32::MAX);
         held.lookups = held.lookups.saturating_sub(dropped);
-        let freed = held.lookups == 0 && !held.pinned;
+        let freed = held.lookups == 0;
         if freed {
             map.remove(&ino);
         }
@@ -278,12 +291,12 @@ impl<T: Clone> InodeTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{FileKind, Meta, Timestamp};
+    use crate::meta::{FileKind, LinkId, Meta, Timestamp};
 
     fn slot(nlink: u32, link: Option<(u64, u64)>) -> Slot<()> {
         let mut meta = Meta::synthetic(FileKind::File, 0o644, 1, Timestamp::EPOCH);
         meta.nlink = nlink;
-        meta.link_id = link;
+        meta.link_id = link.map(LinkId::from);
         Slot {
             generation: 100,
             node: Node { meta, handle: () },
@@ -340,6 +353,10 @@ mod tests {
         let table = InodeTable::default();
         table.pin(1, slot(1, None));
         table.forget(1, 10);
+        assert!(table.get(1).is_some());
+        let root = InoKey { ino: 1, check: 0 };
+        assert_eq!(table.remember(root, slot(1, None)), 1);
+        assert!(!table.forget(1, u64::MAX));
         assert!(table.get(1).is_some());
     }
 }

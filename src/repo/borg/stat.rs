@@ -2,7 +2,7 @@
 //! the link group as an entry index, blocks worked out from the size), since an archive of a
 //! million entries keeps a million of them.
 
-use crate::meta::{FileKind, Meta, Timestamp};
+use crate::meta::{FileKind, LinkId, Meta, Timestamp};
 
 /// No hardlink group.
 const NO_LINK: u32 = u32::MAX;
@@ -58,7 +58,9 @@ impl Stat {
             ctime: time(self.ctime),
             nlink: self.nlink,
             rdev: self.rdev,
-            link_id: self.link_first().map(|first| (0, u64::from(first))),
+            link_id: self
+                .link_first()
+                .map(|first| LinkId::from((0, u64::from(first)))),
         }
     }
 
@@ -91,7 +93,7 @@ mod tests {
         let mut stat = Stat::of(&meta);
         assert_eq!(stat.to_meta(), meta);
         stat.set_link(7);
-        assert_eq!(stat.to_meta().link_id, Some((0, 7)));
+        assert_eq!(stat.to_meta().link_id, Some(LinkId::from((0, 7))));
         assert!(
             std::mem::size_of::<Stat>() <= 72,
             "{}",

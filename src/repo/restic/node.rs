@@ -5,7 +5,7 @@
 use rustic_core::repofile::{Node, NodeType};
 use rustic_core::{DataId, TreeId};
 
-use crate::meta::{FileKind, Meta, Timestamp};
+use crate::meta::{FileKind, LinkId, Meta, Timestamp};
 use crate::repo::Xattrs;
 
 // Go's os.FileMode bits, as restic stores them.
@@ -157,7 +157,7 @@ pub fn meta_of(node: &Stored, fallback: Timestamp) -> Meta {
         nlink,
         rdev,
         link_id: (kind != FileKind::Dir && nlink > 1 && node.inode != 0)
-            .then_some((node.device_id, node.inode)),
+            .then(|| LinkId::from((node.device_id, node.inode))),
     }
 }
 
@@ -204,7 +204,7 @@ mod tests {
         };
         let node = Node::new("a".into(), NodeType::File, meta, None, None);
         let meta = meta_of_node(node);
-        assert_eq!(meta.link_id, Some((7, 42)));
+        assert_eq!(meta.link_id, Some(LinkId::from((7, 42))));
         assert_eq!(meta.nlink, 3);
         let dir = Node::new("d".into(), NodeType::Dir, Metadata::default(), None, None);
         let meta = meta_of_node(dir);
