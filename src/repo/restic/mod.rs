@@ -81,7 +81,7 @@ struct Loaded {
 pub struct ResticReader {
     blobs: Arc<FileBlobs>,
     size: u64,
-    name: Arc<str>,
+    name: ecow::EcoString,
     stream: std::sync::Mutex<prefetch::Stream>,
 }
 

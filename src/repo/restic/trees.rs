@@ -6,7 +6,7 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use rustic_core::TreeId;
 
-use super::handle::{Content, ResticHandle};
+use super::handle::{ALLOCATION, ResticHandle};
 use super::node::{self, NamedNodes};
 use crate::error::RepoError;
 use crate::meta::{FileKind, Node, Timestamp};
@@ -169,25 +169,11 @@ fn read_listing(id: TreeId, read: ReadTree<'_>) -> Result<TreeListing, RepoError
 /// What one entry of a listing costs in memory, about: the entry, its name, and what its handle
 /// holds on the heap.
 fn entry_bytes(name: &[u8], node: &Node<ResticHandle>) -> u64 {
-    let heap = match &node.handle.content {
-        Content::File { blobs, name } => {
-            blobs.len() * size_of::<rustic_core::DataId>() + name.len()
-        }
-        Content::Link(target) => target.len(),
-        Content::Dir(_) | Content::Other => 0,
-    };
-    let xattrs = node.handle.xattrs.as_deref().map_or(0, |x| {
-        x.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>()
-    });
-    // Each of the name, the blob list and the log name is an allocation of its own, with its
-    // allocator overhead and (for the `Arc`s) counts.
-    let overhead = 3 * 32;
     let total = size_of::<(Vec<u8>, Node<ResticHandle>)>()
         + size_of::<u32>()
+        + ALLOCATION
         + name.len()
-        + heap
-        + xattrs
-        + overhead;
+        + node.handle.heap_bytes();
     total as u64
 }
 
