@@ -1,96 +1,21 @@
-//! `genmount serve` against real clients on 127.0.0.1: curl (PROPFIND, GET, Range, every write
-//! method, traversal attempts, basic auth), rclone's webdav remote, a davfs2 mount, tar downloads
-//! unpacked by tar, and headless Chromium rendering a page of hostile names. Every byte is compared
-//! with the source tree the real restic backed up.
+//! `genmount serve` against curl on 127.0.0.1: PROPFIND, GET, Range, every write method,
+//! traversal attempts, folder redirects, basic auth, `.pid` showing a new backup, exit codes,
+//! `--daemon` and HTTPS. Every byte is compared with the source tree the real restic backed up.
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "common/webdav_fixture.rs"]
+mod webdav_fixture;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A running `genmount serve`, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    /// Serves with `args` on a free loopback port and waits until it answers.
-    fn start(args: &[&OsStr]) -> Served {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            .arg(&addr)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("genmount runs");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "genmount serve never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Served {
-            child,
-            url: format!("http://{addr}"),
-        }
-    }
-}
-
-impl Served {
-    /// Stops the server as Ctrl-C would, so that it releases its lock; returns its exit code.
-    fn stop(&mut self) -> Option<i32> {
-        // SAFETY: kill has no memory preconditions; the pid is our own child's.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop();
-        }
-    }
-}
-
-/// Runs curl on `url` with `args`; returns the HTTP status and the body.
-fn curl(url: &str, args: &[&str]) -> (u16, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-s", "-S", "--path-as-is", "-w", "\n%{http_code}"])
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("curl runs (apt-get install curl)");
-    let text = out.stdout;
-    let split = text.iter().rposition(|&b| b == b'\n').expect("status line");
-    let status = std::str::from_utf8(&text[split + 1..])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("a status");
-    (status, text[..split].to_vec())
-}
+use webdav_fixture::*;
 
 /// A relative path as a URL path, every byte of every name percent-encoded.
 fn url_path(rel: &Path) -> String {
@@ -102,87 +27,6 @@ fn url_path(rel: &Path) -> String {
         }
     }
     out
-}
-
-/// A restic repository of two snapshots: the edge-case tree, then a plain tree (the latest).
-struct Repo {
-    restic: ResticDir,
-}
-
-impl Repo {
-    fn new() -> Result<Repo, Box<dyn std::error::Error>> {
-        let repo = Repo {
-            restic: ResticDir::init("webdav")?,
-        };
-        for (dir, edge) in [("edge", true), ("plain", false)] {
-            let src = repo.restic.dir.path().join(dir);
-            std::fs::create_dir(&src)?;
-            if edge {
-                build_edge_tree(&src, 1);
-                add_big_files(&src);
-            } else {
-                plain_tree(&src);
-            }
-            std::thread::sleep(Duration::from_millis(1100));
-            restic(
-                &repo.restic.repo(),
-                &repo.restic.password(),
-                &src,
-                &["backup", "."],
-            );
-        }
-        Ok(repo)
-    }
-    fn src(&self, which: &str) -> PathBuf {
-        self.restic.dir.path().join(which)
-    }
-    /// `serve` arguments for this repository, then `extra`.
-    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a OsStr> {
-        let mut args = vec![
-            self.restic.repo().into_os_string(),
-            "--password-file".into(),
-            self.restic.password().into_os_string(),
-            "--cache-dir".into(),
-            self.restic.cache().into_os_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.into()));
-        args.into_iter()
-            .map(|s| &*Box::leak(s.into_boxed_os_str()))
-            .collect()
-    }
-}
-
-/// Names any client can write on any OS, times before 1970 too: what rclone copies as it is.
-fn plain_tree(root: &Path) {
-    std::fs::create_dir_all(root.join("docs/deep/er")).expect("mkdir");
-    for (i, size) in [0usize, 1, 4096, 300_001, 2_500_000]
-        .into_iter()
-        .enumerate()
-    {
-        std::fs::write(
-            root.join(format!("docs/file-{i}")),
-            pseudo_random(size, i as u64),
-        )
-        .expect("write");
-    }
-    std::fs::write(root.join("docs/deep/er/leaf.txt"), b"leaf\n").expect("write");
-    std::fs::write(root.join("old.txt"), b"from 1969\n").expect("write");
-    set_times(&root.join("old.txt"), (-86_400, 0), (-86_400, 0));
-    set_times(
-        &root.join("docs/file-1"),
-        (1_234_567_890, 0),
-        (1_234_567_890, 0),
-    );
-}
-
-/// The regular files below `root`, by relative path.
-fn regular_files(root: &Path) -> Vec<PathBuf> {
-    walk(root)
-        .into_iter()
-        .filter(|rel| {
-            std::fs::symlink_metadata(root.join(rel)).is_ok_and(|m| m.file_type().is_file())
-        })
-        .collect()
 }
 
 #[test]
@@ -390,125 +234,6 @@ fn a_folder_without_its_slash_redirects_within_the_share() -> TestResult {
 }
 
 #[test]
-fn a_folder_downloads_as_a_tar_that_unpacks_to_the_source() -> TestResult {
-    let repo = Repo::new()?;
-    let served = Served::start(&repo.args(&["--view", "single", "--generation", "latest~1"]));
-    let out = tempfile::tempdir()?;
-    let archive = out.path().join("all.tar");
-    let (status, _) = curl(
-        &format!("{}/?download=tar", served.url),
-        &["-o", archive.to_str().ok_or("path")?],
-    );
-    assert_eq!(status, 200);
-    let unpacked = out.path().join("x");
-    std::fs::create_dir(&unpacked)?;
-    let tar = Command::new("tar")
-        .args(["-x", "-p", "--numeric-owner", "-f"])
-        .arg(&archive)
-        .arg("-C")
-        .arg(&unpacked)
-        .status()?;
-    assert!(tar.success());
-    let src = repo.src("edge");
-    let got = unpacked.join("genmount");
-    for rel in walk(&src) {
-        let (a, b) = (std::fs::symlink_metadata(src.join(&rel))?, got.join(&rel));
-        if a.file_type().is_socket() {
-            continue; // tar has no sockets: they come back as fifos.
-        }
-        let b_md = std::fs::symlink_metadata(&b).map_err(|e| format!("{}: {e}", rel.display()))?;
-        assert_eq!(a.mode(), b_md.mode(), "{}", rel.display());
-        assert_eq!(
-            (a.uid(), a.gid()),
-            (b_md.uid(), b_md.gid()),
-            "{}",
-            rel.display()
-        );
-        if a.file_type().is_file() {
-            assert!(
-                std::fs::read(src.join(&rel))? == std::fs::read(&b)?,
-                "{}",
-                rel.display()
-            );
-        }
-        if a.file_type().is_symlink() {
-            assert_eq!(std::fs::read_link(src.join(&rel))?, std::fs::read_link(&b)?);
-        } else if a.mtime() >= 0 && !a.file_type().is_dir() {
-            assert_eq!(a.mtime(), b_md.mtime(), "{}", rel.display());
-        }
-    }
-    Ok(())
-}
-
-#[test]
-fn rclone_copies_the_latest_generation_with_bytes_and_times() -> TestResult {
-    let repo = Repo::new()?;
-    let served = Served::start(&repo.args(&[]));
-    let dest = tempfile::tempdir()?;
-    let copied = Command::new("rclone")
-        .args(["copy", "--config", "/dev/null", "--webdav-url"])
-        .arg(format!("{}/latest", served.url))
-        .arg(":webdav:")
-        .arg(dest.path())
-        .status()?;
-    assert!(copied.success());
-    let src = repo.src("plain");
-    let files = regular_files(&src);
-    assert_eq!(files, regular_files(dest.path()));
-    for rel in files {
-        let (a, b) = (src.join(&rel), dest.path().join(&rel));
-        assert!(
-            std::fs::read(&a)? == std::fs::read(&b)?,
-            "{}",
-            rel.display()
-        );
-        let (ma, mb) = (
-            std::fs::metadata(&a)?.mtime(),
-            std::fs::metadata(&b)?.mtime(),
-        );
-        // HTTP dates start in 1970: earlier times arrive as the epoch.
-        assert_eq!(ma.max(0), mb, "mtime of {}", rel.display());
-    }
-    Ok(())
-}
-
-#[test]
-fn davfs2_mounts_the_share_and_reads_files() -> TestResult {
-    require_fuse();
-    let repo = Repo::new()?;
-    let served = Served::start(&repo.args(&[]));
-    let dir = tempfile::tempdir()?;
-    let (mnt, conf) = (dir.path().join("mnt"), dir.path().join("davfs2.conf"));
-    std::fs::create_dir(&mnt)?;
-    // No password to ask for, and the share has no locks (it is read-only).
-    std::fs::write(&conf, "ask_auth 0\nuse_locks 0\n")?;
-    let mounted = Command::new("mount")
-        .args(["-t", "davfs", "-o"])
-        .arg(format!("ro,conf={}", conf.display()))
-        .arg(format!("{}/", served.url))
-        .arg(&mnt)
-        .stdin(Stdio::null())
-        .status()?;
-    assert!(mounted.success());
-    let src = repo.src("plain");
-    let result = (|| -> TestResult {
-        for rel in regular_files(&src) {
-            let through = mnt.join("latest").join(&rel);
-            assert!(
-                std::fs::read(src.join(&rel))? == std::fs::read(&through)?,
-                "{}",
-                rel.display()
-            );
-        }
-        Ok(())
-    })();
-    let unmounted = Command::new("umount").arg(&mnt).status()?;
-    result?;
-    assert!(unmounted.success());
-    Ok(())
-}
-
-#[test]
 fn basic_auth_guards_the_share_and_open_addresses_need_it() -> TestResult {
     let repo = Repo::new()?;
     let password = repo.restic.dir.path().join("web-password");
@@ -565,75 +290,6 @@ fn reading_pid_shows_a_new_backup() -> TestResult {
         (200, format!("{}\n", served.child.id()).into_bytes())
     );
     assert_eq!(count(), before + 1);
-    Ok(())
-}
-
-#[test]
-fn chromium_renders_a_page_of_hostile_names_as_text() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let generation = dir.path().join("repo/2026-11-01_10-00-00");
-    std::fs::create_dir_all(&generation)?;
-    let hostile = "<img src=x onerror=document.title='owned'>.txt";
-    std::fs::write(generation.join(hostile), b"x")?;
-    std::fs::write(generation.join("<b>bold</b>"), b"y").ok();
-    std::fs::write(generation.join("a&amp;b\"'"), b"z")?;
-    std::fs::create_dir(generation.join("sub folder ü&"))?;
-    std::fs::write(generation.join("sub folder ü&/inside.txt"), b"inside")?;
-    let repo = format!("dir:{}", dir.path().join("repo").display());
-    let served = Served::start(&[OsStr::new(&repo)]);
-    // A folder whose name must be percent-encoded: its page, and its tar download.
-    let sub = format!("{}/latest/sub%20folder%20%C3%BC%26/", served.url);
-    let (status, body) = curl(&sub, &[]);
-    assert_eq!(status, 200);
-    assert!(String::from_utf8(body)?.contains(">inside.txt<"));
-    let (status, body) = curl(&format!("{sub}?download=tar"), &[]);
-    assert_eq!(status, 200);
-    let mut archive = tar::Archive::new(&body[..]);
-    let names: Vec<String> = archive
-        .entries()?
-        .map(|e| Ok(e?.path()?.to_string_lossy().into_owned()))
-        .collect::<Result<_, std::io::Error>>()?;
-    assert_eq!(names, ["sub folder ü&", "sub folder ü&/inside.txt"]);
-    let page = format!("{}/latest/", served.url);
-    let chromium = |extra: &[&str]| {
-        Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1000,600",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.path().join("profile").display()
-            ))
-            .args(extra)
-            .arg(&page)
-            .output()
-            .expect("chromium runs (apt-get install chromium)")
-    };
-    let dom = String::from_utf8(chromium(&["--dump-dom"]).stdout)?;
-    assert!(
-        dom.contains("&lt;img src=x onerror=document.title='owned'&gt;.txt"),
-        "{dom}"
-    );
-    assert!(!dom.contains("<title>owned"), "a name ran as script");
-    assert!(!dom.contains("<img"), "a name became markup");
-    assert!(dom.contains("a&amp;amp;b\"'"), "{dom}");
-    let shot = dir.path().join("page.png");
-    let made = chromium(&[&format!("--screenshot={}", shot.display())]);
-    assert!(made.status.success());
-    let png = std::fs::read(&shot)?;
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 5_000,
-        "{} bytes",
-        png.len()
-    );
     Ok(())
 }
 

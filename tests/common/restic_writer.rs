@@ -1,5 +1,6 @@
 //! Writes restic's repository format by hand into a repository made by `restic init`: blobs, packs,
 //! index and snapshot files under its master key, so tests can hold trees restic would never write.
+#![allow(dead_code)]
 
 use std::collections::HashSet;
 use std::error::Error;
