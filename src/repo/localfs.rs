@@ -29,7 +29,8 @@ cfg_if::cfg_if! {
                 ctime: Timestamp::new(md.ctime(), md.ctime_nsec()),
                 nlink: u32::try_from(md.nlink()).unwrap_or(u32::MAX),
                 rdev: md.rdev(),
-                link_id: (kind != FileKind::Dir && md.nlink() > 1).then(|| LinkId::from((md.dev(), md.ino()))),
+                link_id: (kind != FileKind::Dir && md.nlink() > 1)
+                    .then(|| LinkId::from((md.dev(), md.ino()))),
             }
         }
 

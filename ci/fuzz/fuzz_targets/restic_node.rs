@@ -3,7 +3,7 @@
 //! wherever rustic_core reads the tree too, the very nodes it reads.
 #![no_main]
 
-use genmount::meta::{FileKind, Meta, Timestamp};
+use genmount::meta::{FileKind, LinkId, Meta, Timestamp};
 use genmount::names;
 use genmount::win::info::file_info;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
@@ -217,9 +217,11 @@ fn check_node(node: &Stored, name: &[u8]) -> Meta {
         let _ = shown.to_system_time();
         let rfc = shown.to_rfc3339();
         // Years 0 to 9999 are what RFC 3339 can write, and jiff reads a day less.
-        if (-62_167_219_200..=253_402_207_200).contains(&shown.secs) {
+        // `Timestamp` is packed: its fields are copied out, not borrowed.
+        let secs = shown.secs;
+        if (-62_167_219_200..=253_402_207_200).contains(&secs) {
             let back: jiff::Timestamp = rfc.parse().unwrap_or_else(|e| panic!("{rfc}: {e}"));
-            assert_eq!(back.as_second(), shown.secs, "{shown:?} written as {rfc}");
+            assert_eq!(back.as_second(), secs, "{shown:?} written as {rfc}");
         }
     }
     let target = node.link_target.as_ref().filter(|_| node.kind == FileKind::Symlink);
@@ -249,7 +251,7 @@ fn check_node(node: &Stored, name: &[u8]) -> Meta {
     match meta.link_id {
         Some(id) => {
             assert!(meta.kind != FileKind::Dir && meta.nlink > 1 && node.inode != 0);
-            assert_eq!(id, (node.device_id, node.inode));
+            assert_eq!(id, LinkId::from((node.device_id, node.inode)));
         }
         None => assert!(meta.kind == FileKind::Dir || meta.nlink <= 1 || node.inode == 0),
     }
