@@ -32,6 +32,8 @@ fi
 [ -e /dev/fuse ] || { echo "ci/test.sh: /dev/fuse is missing; the tests need FUSE" >&2; exit 1; }
 
 cargo fmt --all -- --check
+# The fuzz crate is a workspace of its own: `--all` above does not reach it.
+cargo fmt --manifest-path ci/fuzz/Cargo.toml --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 # The OpenDAL backends (S3, B2, Azure, GCS, SFTP…) are a feature: make sure it still compiles.

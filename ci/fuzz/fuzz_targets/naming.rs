@@ -117,7 +117,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(restic) = u.arbitrary::<bool>() else {
         return;
     };
-    let known = if restic { RESTIC_PLACEHOLDERS } else { BORG_PLACEHOLDERS };
+    let known = if restic {
+        RESTIC_PLACEHOLDERS
+    } else {
+        BORG_PLACEHOLDERS
+    };
     let mut infos = Vec::new();
     while !u.is_empty() && infos.len() < 8 {
         let Ok(info) = info(&mut u) else { return };

@@ -224,7 +224,10 @@ fn check_node(node: &Stored, name: &[u8]) -> Meta {
             assert_eq!(back.as_second(), secs, "{shown:?} written as {rfc}");
         }
     }
-    let target = node.link_target.as_ref().filter(|_| node.kind == FileKind::Symlink);
+    let target = node
+        .link_target
+        .as_ref()
+        .filter(|_| node.kind == FileKind::Symlink);
     // A size is exact where an off_t can hold it.
     let size = match target {
         Some(target) => target.len() as u64,
@@ -246,7 +249,11 @@ fn check_node(node: &Stored, name: &[u8]) -> Meta {
         assert_eq!(meta.nlink, if meta.kind == FileKind::Dir { 2 } else { 1 });
     }
     let devices = [FileKind::BlockDevice, FileKind::CharDevice];
-    let rdev = if devices.contains(&node.kind) { node.device } else { 0 };
+    let rdev = if devices.contains(&node.kind) {
+        node.device
+    } else {
+        0
+    };
     assert_eq!(meta.rdev, rdev);
     match meta.link_id {
         Some(id) => {
@@ -284,8 +291,12 @@ fn check_tree(json: &[u8]) {
     // Where rustic_core reads the tree as well (it refuses more: unknown types, bad base64, times
     // beyond jiff's range), both read the same nodes.
     if let Ok(tree) = serde_json::from_slice::<Tree>(json) {
-        let theirs: Vec<(Vec<u8>, Stored)> = tree.nodes.into_iter().map(Stored::of_rustic).collect();
-        assert_eq!(nodes, theirs, "genmount and rustic_core read this tree differently");
+        let theirs: Vec<(Vec<u8>, Stored)> =
+            tree.nodes.into_iter().map(Stored::of_rustic).collect();
+        assert_eq!(
+            nodes, theirs,
+            "genmount and rustic_core read this tree differently"
+        );
     }
 }
 
