@@ -73,8 +73,8 @@ fn after_sigkill_the_mountpoint_is_freed_and_unmount_clears_a_stale_one() -> Tes
     // With the auto_unmount helper killed as well, a dead daemon leaves "transport endpoint is not connected".
     let mut mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
     let pid = mount.pid();
-    let fusermount: Vec<u32> = std::fs::read_dir("/proc")?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    let fusermount: Vec<u32> = pids()
+        .into_iter()
         .filter(|p| {
             let status = std::fs::read_to_string(format!("/proc/{p}/status")).unwrap_or_default();
             status.contains("fusermount3") && status.contains(&format!("PPid:\t{pid}\n"))

@@ -188,14 +188,12 @@ fn the_rclone_server_ends_with_the_mount() -> TestResult {
 
 /// The live processes running `rclone serve … path`.
 fn rclone_servers(path: &str) -> Vec<u32> {
-    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
-    entries
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+    pids()
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
-            let serving = args.contains(&&b"serve"[..]) && args.contains(&path.as_bytes());
-            serving.then_some(pid)
+            args.contains(&&b"serve"[..]) && args.contains(&path.as_bytes())
         })
         .collect()
 }

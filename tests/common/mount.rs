@@ -132,6 +132,14 @@ pub fn errno_of<T>(result: std::io::Result<T>) -> Option<i32> {
     result.err().and_then(|e| e.raw_os_error())
 }
 
+/// The processes that are running now, by pid.
+pub fn pids() -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
 /// A `kB` line of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in KiB; 0 when there is none.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -18,7 +18,6 @@ pub struct Closable {
 }
 
 /// Drops what [`wrap`] holds; the backend then reads no more.
-#[derive(Clone)]
 pub struct Closer(Vec<Arc<Closable>>);
 
 impl Closer {
