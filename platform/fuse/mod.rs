@@ -25,7 +25,8 @@ use crate::error::VfsError;
 use crate::meta::FileKind;
 use crate::platform::errno;
 use crate::vfs::{
-    Attr, Entry, Mutation, NO_HANDLE, OpenMode, Opened, PREFERRED_IO_SIZE, VfsTree, XattrReply,
+    Attr, Entry, Mutation, NO_HANDLE, OpenMode, Opened, PREFERRED_IO_SIZE, Plus, VfsTree,
+    XattrReply,
 };
 use passthrough::{Passthrough, Route};
 
@@ -344,7 +345,7 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         let _span = tracing::debug_span!("readdir", ino = ino.0, offset).entered();
         let result = self
             .tree
-            .readdir(ino.0, fh.0, offset, false, &mut |entry, _| {
+            .readdir(ino.0, fh.0, offset, Plus::Names, &mut |entry, _| {
                 let name = OsStr::from_bytes(&entry.name);
                 !reply.add(
                     INodeNo(entry.ino),
@@ -370,7 +371,7 @@ impl<T: VfsTree> Filesystem for FuseAdapter<T> {
         let _span = tracing::debug_span!("readdirplus", ino = ino.0, offset).entered();
         let result = self
             .tree
-            .readdir(ino.0, fh.0, offset, true, &mut |entry, plus| {
+            .readdir(ino.0, fh.0, offset, Plus::Offered, &mut |entry, plus| {
                 let Some(plus) = plus else { return false };
                 let mut attr = file_attr(&plus.attr);
                 attr.ino = INodeNo(entry.ino);

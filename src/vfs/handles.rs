@@ -229,20 +229,35 @@ pub trait Remember<H> {
     fn forget(&self, ino: Ino, nlookup: u64);
 }
 
+/// What `list_into` gives with each name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Give {
+    Names,
+    /// Attributes, each entry counted as a lookup.
+    Attrs,
+    /// Attributes of `.` and `..`, the listing ending after them.
+    DotsOnly,
+}
+
 /// Lists `dir` (inode `ino`, whose own entry is `own`) from `offset` into `add` until it returns
-/// `false`; with `plus`, each entry given counts as a lookup.
+/// `false`.
 pub fn list_into<H: Clone>(
     dir: &OpenDir<H>,
     ino: Ino,
     own: &Entry,
     offset: u64,
-    plus: bool,
+    give: Give,
     layout: &dyn Remember<H>,
     add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
 ) {
     let dots = [(&b"."[..], ino), (&b".."[..], ROOT_INO)];
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
-    for index in start..dots.len() + dir.len() {
+    let end = match give {
+        Give::DotsOnly => dots.len(),
+        Give::Names | Give::Attrs => dots.len() + dir.len(),
+    };
+    let plus = give != Give::Names;
+    for index in start..end {
         let next_offset = index as u64 + 1;
         let (entry, plus_entry, counted) = if let Some((name, dot_ino)) = dots.get(index) {
             let entry = DirEntry {

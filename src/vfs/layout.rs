@@ -7,24 +7,25 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+mod entries;
 mod files;
 
 use super::damage::{DamageLog, ZeroLog};
 use super::generations::{self, State};
-use super::handles::{self, Handles, OpenDir, OpenFile, Remember};
-use super::inodes::{Child, GENERATION_TTL, InoKey, Inode, InodeTable, ROOT_TTL, Slot};
+use super::handles::{self, Handles, OpenFile};
+use super::inodes::{GENERATION_TTL, Inode, InodeTable, ROOT_TTL, Slot};
 use super::options::{LayoutOptions, View};
 use super::origins::Origins;
+use super::plus_policy::PlusPolicy;
 use super::root::{DAMAGED_INO, PID_INO, Root, RootInode, RootOptions};
 use super::statfs::Measurer;
 use super::versions::{self, MergedDir, VersionsDir};
 use super::{
-    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, NO_HANDLE, OpenMode, Opened, ROOT_INO,
-    StatFs, VfsTree, XattrReply, xattrs,
+    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, NO_HANDLE, OpenMode, Opened, Plus,
+    ROOT_INO, StatFs, VfsTree, XattrReply, xattrs,
 };
 use crate::error::{OpenError, VfsError, VfsResult};
 use crate::meta::FileKind;
-use crate::names;
 use crate::repo::{Generation, Repository};
 
 /// What an inode number stands for.
@@ -54,6 +55,8 @@ pub struct Layout<R: Repository> {
     /// The generation of a single view.
     single: Option<Generation>,
     measurer: Measurer,
+    /// Whether listings the OS offers to take attributes with carry them.
+    plus_policy: PlusPolicy,
 }
 
 impl<R: Repository> Layout<R> {
@@ -95,6 +98,7 @@ impl<R: Repository> Layout<R> {
             origins: may_serve_zeros.then(Origins::default),
             single: None,
             measurer: Measurer::new(),
+            plus_policy: PlusPolicy::default(),
         };
         match options.view {
             View::Single => layout.single = Some(layout.pin_single(&state, &options.generation)?),
@@ -178,65 +182,6 @@ impl<R: Repository> Layout<R> {
         }
         Ok(found)
     }
-
-    /// A directory of a generation, opened: the repository's listing, shown as it comes.
-    /// What directory `ino` lists now.
-    fn listing_of(&self, ino: Ino) -> VfsResult<OpenDir<R::Handle>> {
-        Ok(match self.target(ino)? {
-            Target::Root(dir) => OpenDir::Made(self.root.children(&dir)?),
-            Target::Node(slot) => self.open_node_dir(ino, &slot)?,
-            Target::Merged(dir) => OpenDir::Made(versions::merged_children(
-                &self.listings.children(&self.repo, &dir),
-                ino,
-            )),
-            Target::Versions(dir) => OpenDir::Made(dir.children(ino)),
-        })
-    }
-
-    fn open_node_dir(&self, ino: Ino, slot: &Slot<R::Handle>) -> VfsResult<OpenDir<R::Handle>> {
-        if slot.node.meta.kind != FileKind::Dir {
-            return Err(VfsError::NOT_DIR);
-        }
-        let listing = self
-            .repo
-            .list(&slot.node.handle)
-            .map_err(|e| self.damage.fail(e, "list"))?;
-        Ok(OpenDir::Node {
-            ino,
-            generation: slot.generation,
-            listing,
-        })
-    }
-
-    /// `name` in `parent`, counted as one more kernel reference.
-    fn remember(&self, parent: Ino, name: &[u8], key: InoKey, inode: Inode<R::Handle>) -> Entry {
-        let meta = inode.meta().clone();
-        let ttl = inode.ttl();
-        let ino = self.inodes.remember(key, inode);
-        if let Some(origins) = &self.origins {
-            origins.note(ino, parent, name);
-        }
-        Entry {
-            attr: Attr { ino, meta },
-            ttl,
-        }
-    }
-}
-
-impl<R: Repository> Remember<R::Handle> for Layout<R> {
-    /// The entry a child of a listing stands for, counted as a lookup unless its number is fixed.
-    fn remember_child(&self, parent: Ino, child: &Child<R::Handle>) -> VfsResult<Entry> {
-        match child {
-            Child::Fixed { ino, .. } => self.getattr(*ino),
-            Child::Node { name, key, inode } => {
-                Ok(self.remember(parent, name, *key, inode.clone()))
-            }
-        }
-    }
-
-    fn forget(&self, ino: Ino, nlookup: u64) {
-        VfsTree::forget(self, ino, nlookup);
-    }
 }
 
 impl<R: Repository> VfsTree for Layout<R> {
@@ -265,40 +210,11 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn lookup(&self, parent: Ino, name: &[u8]) -> VfsResult<Entry> {
-        if name.len() > names::NAME_MAX {
-            return Err(VfsError::NAME_TOO_LONG);
+        let entry = self.find(parent, name)?;
+        if entry.attr.meta.kind != FileKind::Dir {
+            self.plus_policy.looked_up_file();
         }
-        let slot = match self.target(parent)? {
-            Target::Root(dir) => {
-                // A refresh can replace what a name at the root stands for.
-                let mut entry = self.remember_child(parent, &self.root.lookup(&dir, name)?)?;
-                entry.ttl = entry.ttl.min(ROOT_TTL);
-                return Ok(entry);
-            }
-            Target::Merged(dir) => {
-                let listing = self.listings.children(&self.repo, &dir);
-                let child = versions::merged_child(&listing, parent, name);
-                return self.remember_child(parent, &child.ok_or(VfsError::NOT_FOUND)?);
-            }
-            Target::Versions(dir) => {
-                let child = dir.child(parent, name).ok_or(VfsError::NOT_FOUND)?;
-                return self.remember_child(parent, &child);
-            }
-            Target::Node(slot) => slot,
-        };
-        if slot.node.meta.kind != FileKind::Dir {
-            return Err(VfsError::NOT_DIR);
-        }
-        let node = self
-            .repo
-            .lookup(&slot.node.handle, name)
-            .map_err(|e| self.damage.fail(e, "lookup"))?;
-        let key = InoKey::for_node(slot.generation, parent, name, &node);
-        let slot = Slot {
-            generation: slot.generation,
-            node,
-        };
-        Ok(self.remember(parent, name, key, Inode::Node(Arc::new(slot))))
+        Ok(entry)
     }
 
     fn forget(&self, ino: Ino, nlookup: u64) {
@@ -440,7 +356,7 @@ impl<R: Repository> VfsTree for Layout<R> {
         ino: Ino,
         fh: u64,
         offset: u64,
-        plus: bool,
+        plus: Plus,
         add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
     ) -> VfsResult<()> {
         let children = if fh == NO_HANDLE {
@@ -449,8 +365,9 @@ impl<R: Repository> VfsTree for Layout<R> {
         } else {
             self.handles.dir(fh)?
         };
+        let give = self.give(plus, offset, children.len());
         let own = self.getattr(ino)?;
-        handles::list_into(&children, ino, &own, offset, plus, self, add);
+        handles::list_into(&children, ino, &own, offset, give, self, add);
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod inodes;
 mod layout;
 mod options;
 mod origins;
+mod plus_policy;
 mod root;
 mod same_tree;
 mod statfs;
@@ -63,6 +64,19 @@ pub struct DirEntry {
     pub kind: FileKind,
     /// The offset that resumes the listing after this entry.
     pub next_offset: u64,
+}
+
+/// What a listing gives with each name besides its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plus {
+    /// Nothing more.
+    Names,
+    /// Its attributes, the entry counted as a lookup (readdirplus as WebDAV and WinFsp use it).
+    Attrs,
+    /// Attributes the OS offers to take but may never use (FUSE's readdirplus): given from the
+    /// start of a listing only while callers look up what they list, else only for `.` and
+    /// `..`, the listing then ending there (the kernel goes on with plain reads).
+    Offered,
 }
 
 /// How a file is being opened, from the open flags.
@@ -231,7 +245,7 @@ pub trait VfsTree: Send + Sync + 'static {
     fn release(&self, ino: Ino, fh: u64) -> VfsResult<()>;
     fn opendir(&self, ino: Ino) -> VfsResult<Opened>;
     /// Lists from `offset`, calling `add` for each entry until it returns `false` (buffer full).
-    /// With `plus`, each entry added counts as a lookup, as readdirplus requires. With `fh` as
+    /// Each entry given with attributes (see `Plus`) counts as a lookup. With `fh` as
     /// `NO_HANDLE` (a directory the OS lists without opening it), a listing from offset 0 reads the
     /// directory anew, as an opendir would, and later offsets go on with that listing.
     fn readdir(
@@ -239,7 +253,7 @@ pub trait VfsTree: Send + Sync + 'static {
         ino: Ino,
         fh: u64,
         offset: u64,
-        plus: bool,
+        plus: Plus,
         add: &mut dyn FnMut(&DirEntry, Option<&Entry>) -> bool,
     ) -> VfsResult<()>;
     fn releasedir(&self, ino: Ino, fh: u64) -> VfsResult<()>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::path::{self, Held};
 use crate::error::VfsResult;
 use crate::meta::{FileKind, Meta};
-use crate::vfs::{Ino, ROOT_INO, VfsTree};
+use crate::vfs::{Ino, Plus, ROOT_INO, VfsTree};
 
 /// At most this many entries of one directory are listed: a listing is held in memory while it is
 /// sent, and a hostile or broken repository must not make that unbounded.
@@ -49,7 +49,7 @@ pub fn list<T: VfsTree>(held: &Held<T>, dir: &[&[u8]], follow: bool) -> VfsResul
     let mut items = Vec::new();
     let mut counted = Vec::new();
     let mut truncated = false;
-    let listed = tree.readdir(ino, opened.fh, 0, true, &mut |child, entry| {
+    let listed = tree.readdir(ino, opened.fh, 0, Plus::Attrs, &mut |child, entry| {
         let Some(entry) = entry else { return true };
         // `.` and `..` count as no lookup (as in FUSE); every other entry counts as one.
         if child.name == b"." || child.name == b".." {

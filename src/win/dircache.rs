@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::listing::{WinEntry, fold, windows_listing};
 use crate::error::VfsResult;
-use crate::vfs::{Entry, Ino, Invalidator, VfsTree};
+use crate::vfs::{Entry, Ino, Invalidator, Plus, VfsTree};
 
 /// Entries kept across all directories: about 300 bytes each, so some 20 MiB at most. A directory
 /// with more entries than this is listed afresh each time instead.
@@ -105,7 +105,7 @@ fn list<T: VfsTree>(tree: &T, dir: &Entry) -> VfsResult<WinDir> {
     let opened = tree.opendir(ino)?;
     let mut raw = Vec::new();
     let mut entries = Vec::new();
-    let listed = tree.readdir(ino, opened.fh, 0, true, &mut |child, entry| {
+    let listed = tree.readdir(ino, opened.fh, 0, Plus::Attrs, &mut |child, entry| {
         // `.` and `..` count as no lookup (as in FUSE); every other entry counts as one.
         if let Some(entry) = entry
             && child.name != b"."

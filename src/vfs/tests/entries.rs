@@ -40,7 +40,7 @@ fn readdirplus_counts_only_what_fits() -> TestResult {
     let before = tree.held_inodes();
     let handle = tree.opendir(gen_ino)?;
     let mut seen = Vec::new();
-    tree.readdir(gen_ino, handle.fh, 0, true, &mut |entry, plus| {
+    tree.readdir(gen_ino, handle.fh, 0, Plus::Attrs, &mut |entry, plus| {
         if seen.len() == 5 {
             return false;
         }
@@ -55,7 +55,7 @@ fn readdirplus_counts_only_what_fits() -> TestResult {
         gen_ino,
         handle.fh,
         seen[4].next_offset,
-        false,
+        Plus::Names,
         &mut |entry, _| {
             rest.push(String::from_utf8_lossy(&entry.name).into_owned());
             true
@@ -66,11 +66,57 @@ fn readdirplus_counts_only_what_fits() -> TestResult {
     Ok(())
 }
 
+/// An offered listing (FUSE's readdirplus) from offset 0: the names, and how many came with
+/// attributes.
+fn offered<T: VfsTree>(tree: &T, ino: Ino) -> VfsResult<(Vec<Vec<u8>>, usize)> {
+    let (mut names, mut with_attrs) = (Vec::new(), 0);
+    tree.readdir(ino, NO_HANDLE, 0, Plus::Offered, &mut |entry, attrs| {
+        names.push(entry.name.clone());
+        with_attrs += usize::from(attrs.is_some());
+        true
+    })?;
+    Ok((names, with_attrs))
+}
+
+#[test]
+fn offered_attributes_come_only_while_callers_look_up_what_they_list() -> TestResult {
+    let dir = make_repo(&["2026-01-01"])?;
+    for i in 0..10 {
+        std::fs::write(dir.path().join(format!("2026-01-01/f{i}")), b"x")?;
+    }
+    let tree = layout(dir.path(), LayoutOptions::default())?;
+    let gen_ino = tree.lookup(ROOT_INO, b"2026-01-01")?.attr.ino;
+    let held = tree.held_inodes();
+    // A walk of names: only "." and ".." come, with attributes; nothing more is held.
+    for _ in 0..200 {
+        assert_eq!(
+            offered(&tree, gen_ino)?,
+            (vec![b".".to_vec(), b"..".to_vec()], 2)
+        );
+    }
+    assert_eq!(tree.held_inodes(), held);
+    // The rest is read as plain names, from where the bare listing stopped.
+    let (rest, _) = names_by_inode(&tree, gen_ino, 2, usize::MAX);
+    assert_eq!(rest.len(), 12);
+    // A caller that looks up each file it lists soon gets them with the listing.
+    let mut bare = 0;
+    while offered(&tree, gen_ino)?.1 == 2 && bare < 1000 {
+        bare += 1;
+        for i in 0..10 {
+            let entry = tree.lookup(gen_ino, format!("f{i}").as_bytes())?;
+            tree.forget(entry.attr.ino, 1);
+        }
+    }
+    assert!(bare <= 200, "{bare} bare listings");
+    assert_eq!(offered(&tree, gen_ino)?.1, 14);
+    Ok(())
+}
+
 /// Names listed without opendir (`NO_HANDLE`), from `offset`, at most `most` of them, with the
 /// offset after the last.
 fn names_by_inode<T: VfsTree>(tree: &T, ino: Ino, offset: u64, most: usize) -> (Vec<String>, u64) {
     let (mut names, mut next) = (Vec::new(), offset);
-    let listed = tree.readdir(ino, NO_HANDLE, offset, false, &mut |entry, _| {
+    let listed = tree.readdir(ino, NO_HANDLE, offset, Plus::Names, &mut |entry, _| {
         if names.len() == most {
             return false;
         }

@@ -36,7 +36,7 @@ fn layout(dir: &Path, options: LayoutOptions) -> Result<Layout<FolderRepo>, Open
     )
 }
 
-fn names_of<T: VfsTree>(tree: &T, ino: Ino, plus: bool) -> VfsResult<Vec<String>> {
+fn names_of<T: VfsTree>(tree: &T, ino: Ino, plus: Plus) -> VfsResult<Vec<String>> {
     let dir = tree.opendir(ino)?;
     let mut names = Vec::new();
     tree.readdir(ino, dir.fh, 0, plus, &mut |entry, _| {

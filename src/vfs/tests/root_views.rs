@@ -8,7 +8,7 @@ use crate::repo::Repository;
 fn root_lists_finished_generations_latest_and_pid() -> TestResult {
     let dir = make_repo(&["2026-01-01", "2026-01-02", "2026-01-03.partial", ".hidden"])?;
     let tree = layout(dir.path(), LayoutOptions::default())?;
-    let names = names_of(&tree, ROOT_INO, false)?;
+    let names = names_of(&tree, ROOT_INO, Plus::Names)?;
     assert_eq!(
         names,
         [".", "..", "2026-01-01", "2026-01-02", "latest", ".pid"]
@@ -50,7 +50,7 @@ fn reading_pid_refreshes_and_invalidates() -> TestResult {
     std::fs::create_dir(dir.path().join("2026-01-03"))?;
     std::fs::remove_dir_all(dir.path().join("2026-01-01"))?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, false)?.len(),
+        names_of(&tree, ROOT_INO, Plus::Names)?.len(),
         6,
         "no refresh before .pid is read"
     );
@@ -58,7 +58,7 @@ fn reading_pid_refreshes_and_invalidates() -> TestResult {
     // A read from the start refreshes by itself: Linux never sends the FLUSH of its close.
     tree.read(pid.attr.ino, NO_HANDLE, 0, 4096)?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, false)?,
+        names_of(&tree, ROOT_INO, Plus::Names)?,
         [".", "..", "2026-01-02", "2026-01-03", "latest", ".pid"]
     );
     assert_eq!(
@@ -81,7 +81,7 @@ fn single_view_picks_latest_back_n() -> TestResult {
     };
     let tree = layout(dir.path(), options)?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, false)?,
+        names_of(&tree, ROOT_INO, Plus::Names)?,
         [".", "..", "file", "sub"]
     );
     assert_eq!(
@@ -123,7 +123,7 @@ fn root_subtree_hides_generations_without_it() -> TestResult {
         },
     )?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, false)?,
+        names_of(&tree, ROOT_INO, Plus::Names)?,
         [".", "..", "2026-01-01", "latest", ".pid"]
     );
     assert_eq!(
@@ -234,7 +234,7 @@ fn slashes_in_generation_names_make_group_directories() -> TestResult {
     let repo = NamedGenerations(names.iter().map(|s| s.to_string()).collect(), Vec::new());
     let tree = Layout::new(repo, LayoutOptions::default())?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, false)?,
+        names_of(&tree, ROOT_INO, Plus::Names)?,
         [".", "..", "laptop", "server", "latest", ".pid"]
     );
     let laptop = tree.lookup(ROOT_INO, b"laptop")?;
@@ -245,7 +245,7 @@ fn slashes_in_generation_names_make_group_directories() -> TestResult {
         "a group is as new as its newest"
     );
     assert_eq!(
-        names_of(&tree, laptop.attr.ino, true)?,
+        names_of(&tree, laptop.attr.ino, Plus::Attrs)?,
         [".", "..", "2026-01-01", "2026-01-02"]
     );
     let generation = tree.lookup(laptop.attr.ino, b"2026-01-02")?;
@@ -299,7 +299,7 @@ fn identical_generations_fold_into_symlinks() -> TestResult {
     );
     let dir = tree.opendir(group)?;
     let mut kinds = Vec::new();
-    tree.readdir(group, dir.fh, 0, true, &mut |entry, _| {
+    tree.readdir(group, dir.fh, 0, Plus::Attrs, &mut |entry, _| {
         kinds.push((
             String::from_utf8_lossy(&entry.name).into_owned(),
             entry.kind,

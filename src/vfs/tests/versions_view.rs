@@ -23,13 +23,13 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
     };
     let tree = layout(dir.path(), options)?;
     assert_eq!(
-        names_of(&tree, ROOT_INO, true)?,
+        names_of(&tree, ROOT_INO, Plus::Attrs)?,
         [".", "..", "clash", "clash~versions", "docs", "old", "same"]
     );
     let report = walk(&tree, &["docs", "report.txt"])?;
     assert_eq!(report.attr.meta.kind, crate::meta::FileKind::Dir);
     assert_eq!(
-        names_of(&tree, report.attr.ino, false)?,
+        names_of(&tree, report.attr.ino, Plus::Names)?,
         [".", "..", "g1.txt", "g2.txt"]
     );
     let first = walk(&tree, &["docs", "report.txt", "g1.txt"])?;
@@ -37,7 +37,7 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
     let second = walk(&tree, &["docs", "report.txt", "g2.txt"])?;
     assert_eq!(read_all(&tree, second.attr.ino)?, b"second draft");
     let same = walk(&tree, &["same"])?.attr.ino;
-    assert_eq!(names_of(&tree, same, false)?, [".", "..", "g1"]);
+    assert_eq!(names_of(&tree, same, Plus::Names)?, [".", "..", "g1"]);
     let clash = walk(&tree, &["clash~versions", "g1"])?;
     assert_eq!(
         read_all(&tree, clash.attr.ino)?,
@@ -64,7 +64,7 @@ fn versions_view_merges_generations_and_folds_identical_versions() -> TestResult
     tree.refresh()?;
     let report = walk(&tree, &["docs", "report.txt"])?;
     assert_eq!(
-        names_of(&tree, report.attr.ino, false)?,
+        names_of(&tree, report.attr.ino, Plus::Names)?,
         [".", "..", "g1.txt", "g2.txt", "g3.txt"]
     );
     Ok(())
@@ -83,7 +83,7 @@ fn versions_view_looks_names_up_in_the_listing_it_kept_until_a_refresh() -> Test
     };
     let tree = layout(dir.path(), options)?;
     assert_eq!(
-        names_of(&tree, walk(&tree, &["docs"])?.attr.ino, false)?,
+        names_of(&tree, walk(&tree, &["docs"])?.attr.ino, Plus::Names)?,
         [".", "..", "a.txt"]
     );
     // Generations never change, so a name that appears behind genmount's back is not looked for
