@@ -143,6 +143,9 @@ class Measure:
     cold_start: bool = False  # timed from starting the daemon, not from a ready mount
     only: tuple = ()  # the keys of the targets it runs on (empty: all)
     per_target: dict = field(default_factory=dict)  # target key -> fn, instead of `fn`
+    # fn(cfg) run before each target's session: reads that leave what lies below this VM (the
+    # host's cache of its disk) the same for every target, whichever went before.
+    prime: object = None
 
     def applies(self, target):
         return not self.only or target.key in self.only
@@ -178,6 +181,8 @@ def attempt(results, label, fn):
 def one(cfg, target, measure, log_name):
     """One cold measurement in a fresh session; returns (value, the session)."""
     fn = measure.per_target.get(target.key, measure.fn)
+    if measure.prime:
+        measure.prime(cfg)
     with target.session(cfg, log_name, measure.cold_start) as s:
         if not measure.cold_start:
             drop_caches()
@@ -232,6 +237,20 @@ def disk_copy_limit(cfg, src, expected_files, expected_bytes):
     floor of a copy out of any mount, which adds a round trip to the daemon for every file."""
     fresh_dir(cfg.out)
     drop_caches()
+    try:
+        return copy_out(cfg, src, cfg.out / src.name, expected_files, expected_bytes)
+    finally:
+        shutil.rmtree(cfg.out, ignore_errors=True)
+
+
+def warm_copy_limit(cfg, src, expected_files, expected_bytes):
+    """Seconds `cp -r` takes to copy `src` once it is in the page cache: the copy's own writes
+    alone, which no faster reader can shorten."""
+    fresh_dir(cfg.out)
+    drop_caches()
+    buf = memoryview(bytearray(CHUNK))
+    for path in [src] if src.is_file() else [p for p in src.rglob("*") if p.is_file()]:
+        read_whole(path, buf)
     try:
         return copy_out(cfg, src, cfg.out / src.name, expected_files, expected_bytes)
     finally:

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Entries listed bare after which the choice is made again.
 const WINDOW: u64 = 1024;
 /// While attributes are given, one listing in this many is served bare, as a probe.
-const PROBE_EVERY: u64 = 32;
+const PROBE_EVERY: u64 = 64;
 
 /// The choice, and what it is made from.
 #[derive(Default)]
