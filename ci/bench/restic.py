@@ -63,8 +63,8 @@ def measures(cfg, repo, small_bytes, packs):
     mounts = ("genmount", "restic")
 
     def prime(cfg):
-        # A big read after another target's read of the same packs ran up to twice as fast as one
-        # after other work (the host's cache of this VM's disk): each starts after a read of them.
+        # The same cache below this VM for every target, whichever went before (see the folders
+        # section, where the order decided the medians): each starts after a read of the packs.
         disk_read_limit(packs)
 
     return [
@@ -177,9 +177,10 @@ def run_section(cfg):
             "the repository's `data/` read straight from disk, over their total size: the limits a "
             "mount could approach.",
             "The big reads and the big file's copies (restore too) each start after a read of every "
-            "pack file, the page cache then dropped: on this VM a read right after another tool's "
-            "read of the same packs ran up to twice as fast as one after other work (the host's "
-            "cache of the VM's disk), and which tool went first decided the medians.",
+            "pack file, the page cache then dropped, so that the host's cache of this VM's disk is "
+            "the same for every tool. genmount's copy of the big file still took 1.3-1.4 s right after "
+            "another tool's copy of it and 1.9-2.9 s after the small-file copies (seen over two "
+            "runs of the benchmark; reading it without copying is steady): the cause is not known.",
             f"Random reads: {cfg.random_reads:,} `pread`s of 4 KiB at seeded 4 KiB-aligned offsets, "
             "readahead off (`POSIX_FADV_RANDOM`).",
             "Copy out: `cp -r` of the small-file folder (or `cp` of the big file) from the mount to a "

@@ -160,9 +160,9 @@ pub(super) struct MountArgs {
     /// (FUSE passthrough: Linux 6.9 or later, as root).
     #[arg(long, help_heading = MOUNT)]
     pub(super) no_passthrough: bool,
-    /// Threads that serve the kernel.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = MOUNT)]
-    pub(super) threads: u16,
+    /// Threads that serve the kernel [default: one per CPU, 2 to 4].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64), help_heading = MOUNT)]
+    pub(super) threads: Option<u16>,
 }
 
 /// What the mount or the server shows: shared by `mount` and `serve`.

@@ -138,12 +138,20 @@ fn mount_request(args: &MountArgs, mountpoint: PathBuf, ready: Option<Sender<()>
         allow_other: args.allow_other,
         allow_non_empty: args.allow_non_empty,
         options: args.options.clone(),
-        threads: usize::from(args.threads),
+        threads: args.threads.map_or_else(default_threads, usize::from),
         passthrough: !args.no_passthrough,
         refresh_interval: (args.refresh_interval > 0)
             .then(|| Duration::from_secs(args.refresh_interval)),
         ready,
     }
+}
+
+/// One thread per CPU, from 2 to 4. Measured on 2 CPUs, `ls -lR` of 300,000 files took 11-12.5 s
+/// with 2 threads against 17-18.5 s with 4 (3: 19 s, 8: 13 s, 1: 40 s): each request wakes a
+/// waiting thread, and where the scheduler runs it decides the round trip; reads and `find` did
+/// not change.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get().clamp(2, 4))
 }
 
 /// ROOT as path components; `..` could leave the generation, so it is refused.
