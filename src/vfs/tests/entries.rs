@@ -29,14 +29,21 @@ fn inodes_are_stable_and_forgotten() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn readdirplus_counts_only_what_fits() -> TestResult {
+/// A generation holding the usual tree and ten files `f0`..`f9`, laid out; its inode.
+fn generation_of_ten_files()
+-> Result<(tempfile::TempDir, Layout<FolderRepo>, Ino), Box<dyn std::error::Error>> {
     let dir = make_repo(&["2026-01-01"])?;
     for i in 0..10 {
         std::fs::write(dir.path().join(format!("2026-01-01/f{i}")), b"x")?;
     }
     let tree = layout(dir.path(), LayoutOptions::default())?;
     let gen_ino = tree.lookup(ROOT_INO, b"2026-01-01")?.attr.ino;
+    Ok((dir, tree, gen_ino))
+}
+
+#[test]
+fn readdirplus_counts_only_what_fits() -> TestResult {
+    let (_dir, tree, gen_ino) = generation_of_ten_files()?;
     let before = tree.held_inodes();
     let handle = tree.opendir(gen_ino)?;
     let mut seen = Vec::new();
@@ -80,12 +87,7 @@ fn offered<T: VfsTree>(tree: &T, ino: Ino) -> VfsResult<(Vec<Vec<u8>>, usize)> {
 
 #[test]
 fn offered_attributes_come_only_while_callers_look_up_what_they_list() -> TestResult {
-    let dir = make_repo(&["2026-01-01"])?;
-    for i in 0..10 {
-        std::fs::write(dir.path().join(format!("2026-01-01/f{i}")), b"x")?;
-    }
-    let tree = layout(dir.path(), LayoutOptions::default())?;
-    let gen_ino = tree.lookup(ROOT_INO, b"2026-01-01")?.attr.ino;
+    let (_dir, tree, gen_ino) = generation_of_ten_files()?;
     let held = tree.held_inodes();
     // A walk of names: only "." and ".." come, with attributes; nothing more is held.
     for _ in 0..200 {
