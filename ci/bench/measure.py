@@ -232,25 +232,17 @@ def run_all(cfg, section, targets, measures, limits=None):
     return results
 
 
-def disk_copy_limit(cfg, src, expected_files, expected_bytes):
+def disk_copy_limit(cfg, src, expected_files, expected_bytes, warm=False):
     """Seconds `cp -r` takes to copy `src` straight from the disk it was backed up from, cold: the
-    floor of a copy out of any mount, which adds a round trip to the daemon for every file."""
+    floor of a copy out of any mount, which adds a round trip to the daemon for every file. With
+    `warm`, `src` is read into the page cache first: the copy's own writes alone, which no faster
+    reader can shorten."""
     fresh_dir(cfg.out)
     drop_caches()
-    try:
-        return copy_out(cfg, src, cfg.out / src.name, expected_files, expected_bytes)
-    finally:
-        shutil.rmtree(cfg.out, ignore_errors=True)
-
-
-def warm_copy_limit(cfg, src, expected_files, expected_bytes):
-    """Seconds `cp -r` takes to copy `src` once it is in the page cache: the copy's own writes
-    alone, which no faster reader can shorten."""
-    fresh_dir(cfg.out)
-    drop_caches()
-    buf = memoryview(bytearray(CHUNK))
-    for path in [src] if src.is_file() else [p for p in src.rglob("*") if p.is_file()]:
-        read_whole(path, buf)
+    if warm:
+        buf = memoryview(bytearray(CHUNK))
+        for path in [src] if src.is_file() else [p for p in src.rglob("*") if p.is_file()]:
+            read_whole(path, buf)
     try:
         return copy_out(cfg, src, cfg.out / src.name, expected_files, expected_bytes)
     finally:
