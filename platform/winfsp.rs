@@ -343,7 +343,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     })?;
     let tree = Arc::new(tree);
     let dirs = DirCache::new(DEFAULT_CAPACITY);
-    tree.set_invalidator(dirs.invalidator());
+    tree.set_kernel_cache(dirs.invalidator());
     let fs = WinFs {
         tree: tree.clone(),
         dirs,

@@ -34,7 +34,7 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
             request.mountpoint.display()
         ))
     })?;
-    tree.set_invalidator(Box::new(FuseInvalidator(session.notifier())));
+    tree.set_kernel_cache(Box::new(FuseCache(session.notifier())));
     crate::session::spawn_background(tree.clone(), request.refresh_interval);
     let (stop_rx, handle) = watch_signals(tree.clone())?;
     let background = session
@@ -56,10 +56,10 @@ pub fn mount<T: VfsTree>(tree: T, request: &MountRequest) -> Result<(), OpenErro
     })
 }
 
-/// Cache invalidation through fuser's notifier.
-struct FuseInvalidator(fuser::Notifier);
+/// The kernel's caches, through fuser's notifier.
+struct FuseCache(fuser::Notifier);
 
-impl crate::vfs::Invalidator for FuseInvalidator {
+impl crate::vfs::KernelCache for FuseCache {
     fn entry(&self, parent: u64, name: &[u8]) {
         if let Err(err) = self
             .0
@@ -72,6 +72,18 @@ impl crate::vfs::Invalidator for FuseInvalidator {
     fn inode(&self, ino: u64) {
         if let Err(err) = self.0.inval_inode(fuser::INodeNo(ino), 0, 0) {
             tracing::debug!(ino, "inode invalidation failed: {err}");
+        }
+    }
+
+    fn store(&self, ino: u64, data: &[u8]) -> bool {
+        // fuser counts ENOENT (the kernel no longer holds the inode) as sent: the reader then
+        // reads the file through the mount as if nothing had been pushed.
+        match self.0.store(fuser::INodeNo(ino), 0, data) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::debug!(ino, "pushing a file into the page cache failed: {err}");
+                false
+            }
         }
     }
 }

@@ -15,13 +15,13 @@ use tokio::sync::Semaphore;
 
 use self::stall::StallGuard;
 use crate::error::OpenError;
-use crate::vfs::{Ino, Invalidator, VfsTree};
+use crate::vfs::{Ino, KernelCache, VfsTree};
 use crate::web::ServeRequest;
 
 /// The server keeps no caches of its own: nothing to invalidate after a refresh.
 struct NoCache;
 
-impl Invalidator for NoCache {
+impl KernelCache for NoCache {
     fn entry(&self, _parent: Ino, _name: &[u8]) {}
     fn inode(&self, _ino: Ino) {}
 }
@@ -33,7 +33,7 @@ pub fn serve<T: VfsTree>(tree: T, request: ServeRequest) -> Result<(), OpenError
         .build()
         .map_err(|err| OpenError::Other(format!("cannot start the server: {err}")))?;
     let tree = Arc::new(tree);
-    tree.set_invalidator(Box::new(NoCache));
+    tree.set_kernel_cache(Box::new(NoCache));
     let result = runtime.block_on(run(tree.clone(), request));
     // Requests still running are abandoned with the runtime, then locks are released.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

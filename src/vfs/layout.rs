@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 mod entries;
 mod files;
+mod push;
 
 use super::damage::{DamageLog, ZeroLog};
 use super::generations::{self, State};
@@ -21,7 +22,7 @@ use super::root::{DAMAGED_INO, PID_INO, Root, RootInode, RootOptions};
 use super::statfs::Measurer;
 use super::versions::{self, MergedDir, VersionsDir};
 use super::{
-    Attr, DirEntry, Entry, GenerationSpec, Ino, Invalidator, NO_HANDLE, OpenMode, Opened, Plus,
+    Attr, DirEntry, Entry, GenerationSpec, Ino, KernelCache, NO_HANDLE, OpenMode, Opened, Plus,
     ROOT_INO, StatFs, VfsTree, XattrReply, xattrs,
 };
 use crate::error::{OpenError, VfsError, VfsResult};
@@ -39,7 +40,8 @@ enum Target<H> {
 
 /// The mount's filesystem over a repository.
 pub struct Layout<R: Repository> {
-    repo: R,
+    /// Shared with the workers that read ahead across files.
+    repo: Arc<R>,
     view: View,
     /// The visible generations, and the multiple view's root made of them.
     root: Root<R::Handle>,
@@ -57,6 +59,7 @@ pub struct Layout<R: Repository> {
     measurer: Measurer,
     /// Whether listings the OS offers to take attributes with carry them.
     plus_policy: PlusPolicy,
+    pusher: push::Pusher,
 }
 
 impl<R: Repository> Layout<R> {
@@ -87,7 +90,7 @@ impl<R: Repository> Layout<R> {
             )));
         }
         let mut layout = Layout {
-            repo,
+            repo: Arc::new(repo),
             view: options.view,
             root,
             inodes: InodeTable::default(),
@@ -99,6 +102,7 @@ impl<R: Repository> Layout<R> {
             single: None,
             measurer: Measurer::new(),
             plus_policy: PlusPolicy::default(),
+            pusher: push::Pusher::default(),
         };
         match options.view {
             View::Single => layout.single = Some(layout.pin_single(&state, &options.generation)?),
@@ -125,7 +129,7 @@ impl<R: Repository> Layout<R> {
         state: &State<R::Handle>,
         spec: &GenerationSpec,
     ) -> Result<Generation, OpenError> {
-        let chosen = generations::pick(&self.repo, spec).ok_or_else(|| {
+        let chosen = generations::pick(&*self.repo, spec).ok_or_else(|| {
             OpenError::Generation(format!(
                 "no generation '{spec}' in {}",
                 self.repo.describe()
@@ -185,8 +189,10 @@ impl<R: Repository> Layout<R> {
 }
 
 impl<R: Repository> VfsTree for Layout<R> {
-    fn set_invalidator(&self, invalidator: Box<dyn Invalidator>) {
-        self.root.set_invalidator(Arc::from(invalidator));
+    fn set_kernel_cache(&self, cache: Box<dyn KernelCache>) {
+        let cache: Arc<dyn KernelCache> = Arc::from(cache);
+        self.root.set_kernel_cache(cache.clone());
+        self.pusher.start(cache);
     }
 
     fn shutdown(&self) {
@@ -201,7 +207,7 @@ impl<R: Repository> VfsTree for Layout<R> {
             return Ok(());
         }
         self.root
-            .reread(&self.repo, |fresh| {
+            .reread(&*self.repo, |fresh| {
                 if self.view == View::Versions {
                     self.pin_merged_root(fresh);
                 }
@@ -307,7 +313,12 @@ impl<R: Repository> VfsTree for Layout<R> {
                 Ok(handles::slice_of(&self.root.pid_text(), offset, size))
             }
             OpenFile::Damaged(text) => Ok(handles::slice_of(text, offset, size)),
-            OpenFile::Data(reader) => self.read_data(ino, reader, offset, size),
+            OpenFile::Data(reader) => {
+                if offset == 0 {
+                    self.note_start(ino);
+                }
+                self.read_data(ino, reader, offset, size)
+            }
         }
     }
 
@@ -365,6 +376,9 @@ impl<R: Repository> VfsTree for Layout<R> {
         } else {
             self.handles.dir(fh)?
         };
+        if offset == 0 {
+            self.note_listing(&children);
+        }
         let give = self.give(plus, offset, children.len());
         let own = self.getattr(ino)?;
         handles::list_into(&children, ino, &own, offset, give, self, add);
@@ -384,7 +398,7 @@ impl<R: Repository> VfsTree for Layout<R> {
     }
 
     fn measure(&self) {
-        self.measurer.measure(&self.repo, &self.root.state());
+        self.measurer.measure(&*self.repo, &self.root.state());
     }
 
     fn wait_for_statfs(&self) {

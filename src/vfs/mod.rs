@@ -12,6 +12,7 @@ mod layout;
 mod options;
 mod origins;
 mod plus_policy;
+mod push_ahead;
 mod root;
 mod same_tree;
 mod statfs;
@@ -196,18 +197,25 @@ pub enum Mutation<'a> {
     },
 }
 
-/// Lets the tree tell the kernel to forget what it cached (after a refresh).
-pub trait Invalidator: Send + Sync {
+/// Lets the tree act on the OS's caches: forget what a refresh changed, and take in advance the
+/// content of files a reader is about to read (see `push_ahead`).
+pub trait KernelCache: Send + Sync {
     /// The kernel must look `name` up in `parent` again.
     fn entry(&self, parent: Ino, name: &[u8]);
     /// The kernel must fetch the attributes and content of `ino` again.
     fn inode(&self, ino: Ino);
+    /// Puts `data`, the whole content of the regular file `ino`, into the OS's cache of it, so
+    /// that reading it asks the tree nothing. False: the OS cannot take it. (Where it no longer
+    /// holds the inode it drops the data: the reader then reads as if nothing had been pushed.)
+    fn store(&self, _ino: Ino, _data: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A read-only filesystem as operations on inodes. Platform adapters translate calls into these.
 pub trait VfsTree: Send + Sync + 'static {
-    /// Called once the mount is live, with a way to invalidate kernel caches.
-    fn set_invalidator(&self, invalidator: Box<dyn Invalidator>);
+    /// Called once the mount is live, with a way to act on the OS's caches.
+    fn set_kernel_cache(&self, cache: Box<dyn KernelCache>);
 
     /// Re-reads the repository (on SIGHUP, say), as closing `.pid` does.
     fn refresh(&self) -> VfsResult<()>;

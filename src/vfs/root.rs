@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::generations::{self, DAMAGED_NAME, LATEST_NAME, PID_NAME, State};
 use super::inodes::{Child, InoKey, Inode, Slot};
-use super::{Ino, Invalidator, ROOT_INO, same_tree};
+use super::{Ino, KernelCache, ROOT_INO, same_tree};
 use crate::error::{RepoError, VfsError, VfsResult};
 use crate::meta::{FileKind, Meta, Timestamp};
 use crate::names;
@@ -57,7 +57,7 @@ pub struct Root<H> {
     aliases: Mutex<HashMap<Ino, String>>,
     /// Held while the repository is re-read, so that an older re-read cannot overwrite a newer one.
     refreshing: Mutex<()>,
-    invalidator: OnceLock<Arc<dyn Invalidator>>,
+    invalidator: OnceLock<Arc<dyn KernelCache>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -85,7 +85,7 @@ impl<H: Clone + Send + Sync + 'static> Root<H> {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn set_invalidator(&self, invalidator: Arc<dyn Invalidator>) {
+    pub fn set_kernel_cache(&self, invalidator: Arc<dyn KernelCache>) {
         let _ = self.invalidator.set(invalidator);
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::listing::{WinEntry, fold, windows_listing};
 use crate::error::VfsResult;
-use crate::vfs::{Entry, Ino, Invalidator, Plus, VfsTree};
+use crate::vfs::{Entry, Ino, KernelCache, Plus, VfsTree};
 
 /// Entries kept across all directories: about 300 bytes each, so some 20 MiB at most. A directory
 /// with more entries than this is listed afresh each time instead.
@@ -82,14 +82,14 @@ impl DirCache {
     }
 
     /// Tells the tree to drop kept directories when it changes them (a refresh of the root).
-    pub fn invalidator(self: &Arc<Self>) -> Box<dyn Invalidator> {
+    pub fn invalidator(self: &Arc<Self>) -> Box<dyn KernelCache> {
         Box::new(Dropper(self.clone()))
     }
 }
 
 struct Dropper(Arc<DirCache>);
 
-impl Invalidator for Dropper {
+impl KernelCache for Dropper {
     fn entry(&self, parent: Ino, _name: &[u8]) {
         self.0.drop_dir(parent);
     }
@@ -205,7 +205,7 @@ mod tests {
         std::fs::create_dir(tmp.path().join("2026-01-01"))?;
         let tree = Layout::new(FolderRepo::open(tmp.path())?, LayoutOptions::default())?;
         let dirs = DirCache::new(DEFAULT_CAPACITY);
-        tree.set_invalidator(dirs.invalidator());
+        tree.set_kernel_cache(dirs.invalidator());
         let root = tree.getattr(ROOT_INO)?;
         assert_eq!(
             shown(&dirs.get(&tree, &root)?),

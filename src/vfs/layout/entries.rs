@@ -20,7 +20,7 @@ impl<R: Repository> Layout<R> {
             Target::Root(dir) => OpenDir::Made(self.root.children(&dir)?),
             Target::Node(slot) => self.open_node_dir(ino, &slot)?,
             Target::Merged(dir) => OpenDir::Made(versions::merged_children(
-                &self.listings.children(&self.repo, &dir),
+                &self.listings.children(&*self.repo, &dir),
                 ino,
             )),
             Target::Versions(dir) => OpenDir::Made(dir.children(ino)),
@@ -55,7 +55,7 @@ impl<R: Repository> Layout<R> {
                 return Ok(entry);
             }
             Target::Merged(dir) => {
-                let listing = self.listings.children(&self.repo, &dir);
+                let listing = self.listings.children(&*self.repo, &dir);
                 let child = versions::merged_child(&listing, parent, name);
                 return self.remember_child(parent, &child.ok_or(VfsError::NOT_FOUND)?);
             }

@@ -3,6 +3,7 @@
 //! its test modules share.
 
 mod entries;
+mod push;
 mod root_views;
 mod versions_view;
 
@@ -66,7 +67,7 @@ fn walk<T: VfsTree>(tree: &T, path: &[&str]) -> VfsResult<Entry> {
 #[derive(Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
 
-impl Invalidator for Recorder {
+impl KernelCache for Recorder {
     fn entry(&self, parent: Ino, name: &[u8]) {
         let text = format!("entry {parent} {}", String::from_utf8_lossy(name));
         self.0.lock().map(|mut v| v.push(text)).unwrap_or_default();

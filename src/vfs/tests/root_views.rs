@@ -46,7 +46,7 @@ fn reading_pid_refreshes_and_invalidates() -> TestResult {
     let dir = make_repo(&["2026-01-01", "2026-01-02"])?;
     let tree = layout(dir.path(), LayoutOptions::default())?;
     let log = Arc::new(Mutex::new(Vec::new()));
-    tree.set_invalidator(Box::new(Recorder(log.clone())));
+    tree.set_kernel_cache(Box::new(Recorder(log.clone())));
     std::fs::create_dir(dir.path().join("2026-01-03"))?;
     std::fs::remove_dir_all(dir.path().join("2026-01-01"))?;
     assert_eq!(

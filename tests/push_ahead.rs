@@ -1,0 +1,85 @@
+//! Read-ahead across files through the real kernel: a reader that copies a directory's small files
+//! in order (here `cp -r`'s, by inode number) finds the next ones in the page cache before it asks
+//! for them, with exactly their bytes; files away from its path are not read for it.
+#![cfg(target_os = "linux")]
+
+mod common;
+#[path = "common/restic_fixture.rs"]
+mod restic_fixture;
+
+use std::os::unix::fs::DirEntryExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use restic_fixture::*;
+
+/// Whether every page of `path` is in the page cache, asked without reading it (`mincore` on a
+/// mapping that is never touched).
+fn resident(path: &Path) -> bool {
+    let file = std::fs::File::open(path).expect("open");
+    let len = file.metadata().expect("stat").len() as usize;
+    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below; never dereferenced.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(addr, libc::MAP_FAILED, "mmap {}", path.display());
+    let mut pages = vec![0u8; len.div_ceil(4096)];
+    // SAFETY: `pages` has one byte for each page of the mapping.
+    let rc = unsafe { libc::mincore(addr, len, pages.as_mut_ptr()) };
+    // SAFETY: the mapping made above, of `len` bytes.
+    unsafe { libc::munmap(addr, len) };
+    assert_eq!(rc, 0, "mincore {}", path.display());
+    pages.iter().all(|page| page & 1 == 1)
+}
+
+#[test]
+fn a_copy_in_inode_order_finds_the_next_files_in_the_page_cache() -> TestResult {
+    let mut fixture = Fixture::init("read ahead")?;
+    let many = fixture.src().join("many");
+    std::fs::create_dir(&many)?;
+    for i in 0..40u64 {
+        let name = format!("f{i:02}");
+        std::fs::write(many.join(name), pseudo_random(3000 + 97 * i as usize, i))?;
+    }
+    fixture.backup();
+    let paths = fixture.paths();
+    let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+    let dir = fixture.mnt().join("latest/many");
+    // As `cp -r` does: list, order by inode number, and stat each entry (the kernel then holds it).
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)?
+        .map(|entry| entry.map(|e| (e.ino(), e.path())))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    for (_, path) in &files {
+        std::fs::symlink_metadata(path)?;
+    }
+    let source = |path: &Path| std::fs::read(many.join(path.file_name().expect("a name")));
+    for (_, path) in &files[..2] {
+        assert_eq!(std::fs::read(path)?, source(path)?);
+    }
+    let start = Instant::now();
+    while !resident(&files[5].1) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the sixth file in the copy's order never arrived in the page cache"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (_, path) in &files[2..10] {
+        assert!(resident(path), "{} was pushed", path.display());
+    }
+    assert!(!resident(&files[30].1), "a file far ahead was not read");
+    for (_, path) in &files {
+        assert_eq!(std::fs::read(path)?, source(path)?, "{}", path.display());
+    }
+    Ok(())
+}
