@@ -13,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 fail() { echo "ci/bench.sh: $*" >&2; exit 1; }
 
+# Measure what users run: a developer's RUST_BACKTRACE makes every error inside rustic_core capture
+# a backtrace (genmount makes some on purpose, reading past a pack's end), and RUST_LOG adds logging.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE RUST_LOG
+
 # Mounting and dropping the page cache (echo 3 > /proc/sys/vm/drop_caches) both need root.
 [ "$(id -u)" = 0 ] || fail "run as root: the benchmark mounts and drops the page cache"
 
