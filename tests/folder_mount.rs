@@ -237,10 +237,26 @@ fn every_write_fails_with_erofs() -> TestResult {
 }
 
 #[test]
-fn xattr_buffer_too_small_is_erange_and_missing_is_enodata() -> TestResult {
+fn xattr_buffer_too_small_is_erange_missing_is_enodata_and_a_missing_label_eopnotsupp() -> TestResult
+{
     let dir = three_generations(0)?;
     let (repo, mnt) = (dir.path().join("repo"), dir.path().join("mnt"));
+    for generation in std::fs::read_dir(&repo)? {
+        let one = generation?.path().join("one");
+        if one.exists() {
+            xattr::set(&one, "security.genmount", b"label")?;
+        }
+    }
     let _mount = Mount::start(&[os(&repo), os(&mnt)], &mnt);
+    assert_eq!(
+        xattr::get(mnt.join("latest/one"), "security.genmount")?,
+        Some(b"label".to_vec()),
+        "a recorded label is served"
+    );
+    assert_eq!(
+        errno_of(xattr::get(mnt.join("latest/one"), "security.selinux")),
+        Some(libc::EOPNOTSUPP)
+    );
     let path = std::ffi::CString::new(mnt.join("latest/one").as_os_str().as_encoded_bytes())?;
     let name = c"user.colour";
     let mut buf = [0u8; 2];

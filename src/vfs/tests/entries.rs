@@ -238,6 +238,11 @@ fn xattr_sizes_and_ranges() -> TestResult {
         tree.getxattr(file, b"user.none", 10),
         Err(VfsError::NO_XATTR)
     );
+    assert_eq!(
+        tree.getxattr(file, b"security.selinux", 0),
+        Err(VfsError::NOT_SUPPORTED),
+        "a label the backup did not record is not supported, so that ls stops asking"
+    );
     assert_eq!(tree.listxattr(file, 0)?, XattrReply::Size(12));
     assert_eq!(tree.listxattr(file, 1), Err(VfsError::RANGE));
     assert_eq!(
