@@ -169,8 +169,10 @@ fn stop(mut mount: Mount, log: &Path) -> String {
     std::fs::read_to_string(log).expect("the daemon's log")
 }
 
+/// Small files are read through genmount, which pushes the next ones into the page cache ahead of
+/// a reader (an OPEN and a disk read per file would cost more): only big.bin is passed through.
 #[test]
-fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestResult {
+fn the_kernel_reads_big_folder_files_itself_and_small_ones_come_through_genmount() -> TestResult {
     let (dir, repo, mnt, log, files) = setup()?;
     let read_only = ReadOnlyBind::new(&repo, &dir.path().join("ro"));
     let mount = start(&read_only.0, &mnt, &log, &[]);
@@ -202,10 +204,15 @@ fn the_kernel_reads_folder_files_itself_and_genmount_serves_no_read() -> TestRes
     let log = stop(mount, &log);
     assert!(log.contains("FUSE passthrough in use"), "{log}");
     let (direct, reads) = counts(&log);
-    assert_eq!(reads, 0, "every read went to the backing files: {log}");
+    // big.bin was registered at most once per open above that found it unregistered.
     assert!(
-        direct > SMALL as u64,
+        (1..=4).contains(&direct),
         "{direct} files passed through: {log}"
+    );
+    // A small file takes one read at most; big.bin through genmount would add 8 MiB of them.
+    assert!(
+        (1..=SMALL as u64).contains(&reads),
+        "{reads} reads served: {log}"
     );
     Ok(())
 }
@@ -249,12 +256,15 @@ fn backing_files_the_kernel_refuses_are_read_through_genmount() -> TestResult {
     );
     let (direct, reads) = counts(&log);
     assert_eq!(direct, 0, "{log}");
-    assert!(reads > SMALL as u64, "only {reads} reads served: {log}");
+    assert!(
+        reads >= (BIG >> 20) as u64,
+        "only {reads} reads served: {log}"
+    );
     let lower_log = stop(lower_mount, &lower_log);
-    assert_eq!(
-        counts(&lower_log).1,
-        0,
-        "the lower mount passes through: {lower_log}"
+    let (lower_direct, lower_reads) = counts(&lower_log);
+    assert!(
+        lower_direct >= 1 && lower_reads <= SMALL as u64,
+        "the lower mount passes big.bin through: {lower_log}"
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::meta::FileKind;
 use crate::repo::Repository;
 use crate::vfs::Ino;
 use crate::vfs::handles::OpenFile;
+use crate::vfs::push_ahead::MAX_FILE;
 use crate::vfs::root::RootInode;
 
 impl<R: Repository> Layout<R> {
@@ -59,12 +60,18 @@ impl<R: Repository> Layout<R> {
         Ok(bytes)
     }
 
-    /// The host file holding a regular file of a generation, if the repository keeps one.
+    /// The host file holding a regular file of a generation, if the repository keeps one. Files
+    /// small enough to be read ahead across files get none: read through the tree, a copy finds
+    /// them in the page cache before it asks, where the OS would read each from disk in turn.
     pub(super) fn backing_of(&self, ino: Ino) -> VfsResult<Option<std::fs::File>> {
         match self.target(ino)? {
-            Target::Node(slot) if slot.node.meta.kind == FileKind::File => (self.repo)
-                .backing_file(&slot.node)
-                .map_err(|e| self.damage.fail(e, "open")),
+            Target::Node(slot)
+                if slot.node.meta.kind == FileKind::File && slot.node.meta.size > MAX_FILE =>
+            {
+                (self.repo)
+                    .backing_file(&slot.node)
+                    .map_err(|e| self.damage.fail(e, "open"))
+            }
             _ => Ok(None),
         }
     }
