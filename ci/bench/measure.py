@@ -1,5 +1,5 @@
 """What is measured, and the loop every section shares: each measurement on each target, cold, in
-alternating order, over the runs, with failures recorded instead of stopping the benchmark."""
+an order rotated from run to run, with failures recorded instead of stopping the benchmark."""
 
 from __future__ import annotations
 
@@ -191,10 +191,13 @@ def one(cfg, target, measure, log_name):
 
 
 def compare(cfg, results, section, run_no, targets, measures):
-    """One run of a section: every measure on every target it applies to, alternating which target
-    goes first from run to run so that neither always follows the other. Side values a measurement
-    records and each daemon's peak RSS over the run (key "rss", MiB) go into `results` too."""
-    order = targets if run_no % 2 else targets[::-1]
+    """One run of a section: every measure on every target it applies to, the order of the targets
+    rotated from run to run so that each goes first, second, ... equally often (with two targets,
+    they alternate; reversing three would put the first one first in two runs of three, and the
+    first big copy after the small-file copies was the slow one). Side values a measurement records
+    and each daemon's peak RSS over the run (key "rss", MiB) go into `results` too."""
+    first = (run_no - 1) % len(targets)
+    order = targets[first:] + targets[:first]
     peak = {}
     for measure in measures:
         for target in order:

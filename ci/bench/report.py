@@ -133,8 +133,8 @@ def write_markdown(cfg, parts, elapsed):
         "# genmount benchmark",
         "",
         f"Made by `ci/bench.sh` on {now:%Y-%m-%d %H:%M} UTC in {elapsed / 60:.0f} min: the median of "
-        f"{cfg.runs} run{'s' if cfg.runs > 1 else ''} per measurement, genmount and the other tool "
-        "alternating in the same run (sections: " + ", ".join(cfg.sections) + ").",
+        f"{cfg.runs} run{'s' if cfg.runs > 1 else ''} per measurement, genmount and the other tools "
+        "taking turns in the same run, the order rotated from run to run (sections: " + ", ".join(cfg.sections) + ").",
         "",
     ]
     lines += [f"- {line}" for line in machine(cfg)]
