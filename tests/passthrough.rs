@@ -140,28 +140,10 @@ fn counts(log: &str) -> (u64, u64) {
 
 /// The bytes of `path` read through a shared read-only mapping, as a program that maps it would.
 fn mapped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::fd::AsRawFd;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len() as usize;
-    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below before it is dropped.
-    let at = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if at == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
     // SAFETY: the mapping is `len` bytes long and stays mapped while the slice is copied.
-    let bytes = unsafe { std::slice::from_raw_parts(at as *const u8, len) }.to_vec();
-    // SAFETY: unmaps exactly the mapping made above.
-    unsafe { libc::munmap(at, len) };
-    Ok(bytes)
+    with_mapping(path, |at, len| unsafe {
+        std::slice::from_raw_parts(at as *const u8, len).to_vec()
+    })
 }
 
 fn stop(mut mount: Mount, log: &Path) -> String {

@@ -8,7 +8,6 @@ mod common;
 mod restic_fixture;
 
 use std::os::unix::fs::DirEntryExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,26 +17,14 @@ use restic_fixture::*;
 /// Whether every page of `path` is in the page cache, asked without reading it (`mincore` on a
 /// mapping that is never touched).
 fn resident(path: &Path) -> bool {
-    let file = std::fs::File::open(path).expect("open");
-    let len = file.metadata().expect("stat").len() as usize;
-    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below; never dereferenced.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    assert_ne!(addr, libc::MAP_FAILED, "mmap {}", path.display());
-    let mut pages = vec![0u8; len.div_ceil(4096)];
-    // SAFETY: `pages` has one byte for each page of the mapping.
-    let rc = unsafe { libc::mincore(addr, len, pages.as_mut_ptr()) };
-    // SAFETY: the mapping made above, of `len` bytes.
-    unsafe { libc::munmap(addr, len) };
-    assert_eq!(rc, 0, "mincore {}", path.display());
+    let pages = with_mapping(path, |at, len| {
+        let mut pages = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `pages` has one byte for each page of the mapping at `at`.
+        let rc = unsafe { libc::mincore(at, len, pages.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore {}", path.display());
+        pages
+    });
+    let pages = pages.unwrap_or_else(|e| panic!("map {}: {e}", path.display()));
     pages.iter().all(|page| page & 1 == 1)
 }
 

@@ -174,3 +174,32 @@ pub fn generation_names(mnt: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Runs `f` on a fresh read-only shared mapping of the whole of `path` (its address and length),
+/// then unmaps it: a file as a program that maps it sees it, read only where `f` touches it.
+pub fn with_mapping<T>(
+    path: &Path,
+    f: impl FnOnce(*mut libc::c_void, usize) -> T,
+) -> std::io::Result<T> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len() as usize;
+    // SAFETY: a fresh read-only shared mapping of an open file, unmapped below.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let out = f(at, len);
+    // SAFETY: unmaps exactly the mapping made above, which `f` no longer holds.
+    unsafe { libc::munmap(at, len) };
+    Ok(out)
+}
