@@ -27,7 +27,8 @@ struct Workers {
     pool: rayon::ThreadPool,
     cache: Arc<dyn KernelCache>,
     pending: Arc<AtomicUsize>,
-    /// Cleared when the OS says it cannot take files: nothing more is read for it.
+    /// Cleared when the OS says it cannot take files (WebDAV and WinFsp say so at the first one):
+    /// nothing more is read for it.
     taken: Arc<AtomicBool>,
 }
 
