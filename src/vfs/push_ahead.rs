@@ -40,6 +40,16 @@ enum Order {
     Ino,
 }
 
+impl Order {
+    /// This order's one of a pair kept for both: (listing, inode number).
+    fn of<T>(self, pair: (T, T)) -> T {
+        match self {
+            Order::Listing => pair.0,
+            Order::Ino => pair.1,
+        }
+    }
+}
+
 /// A directory's regular files in both orders.
 struct Plan {
     listing: Vec<Planned>,
@@ -64,12 +74,10 @@ impl Plan {
         }
     }
 
-    fn place(&self, ino: Ino, order: Order) -> Option<usize> {
+    /// Where file `ino` is in each order.
+    fn places(&self, ino: Ino) -> Option<(usize, usize)> {
         let (listing, by_ino) = *self.places.get(&ino)?;
-        Some(match order {
-            Order::Listing => listing,
-            Order::Ino => by_ino,
-        } as usize)
+        Some((listing as usize, by_ino as usize))
     }
 
     fn at(&self, order: Order, place: usize) -> Option<Planned> {
@@ -148,10 +156,8 @@ impl PushAhead {
             else {
                 continue;
             };
-            if let (Some(listing), Some(by_ino)) =
-                (plan.place(ino, Order::Listing), plan.place(ino, Order::Ino))
-            {
-                return stream.advance(plan, (listing, by_ino));
+            if let Some(places) = plan.places(ino) {
+                return stream.advance(plan, places);
             }
         }
         Vec::new()
@@ -160,14 +166,10 @@ impl PushAhead {
 
 impl Stream {
     fn advance(&mut self, plan: &Plan, places: (usize, usize)) -> Vec<Planned> {
-        let place_in = |order| match order {
-            Order::Listing => places.0,
-            Order::Ino => places.1,
-        };
         let last = self.last.replace(places);
         if let Some(order) = self.order {
-            let place = place_in(order);
-            let was = last.map_or(0, |l| if order == Order::Listing { l.0 } else { l.1 });
+            let place = order.of(places);
+            let was = last.map_or(0, |last| order.of(last));
             if place > was && place <= self.ahead {
                 self.window = (self.window * 2).min(MAX_WINDOW);
                 return self.push(plan, order, place);
@@ -186,7 +188,7 @@ impl Stream {
         self.order = Some(order);
         self.window = FIRST_WINDOW;
         self.ahead = 0;
-        self.push(plan, order, place_in(order))
+        self.push(plan, order, order.of(places))
     }
 
     /// The files after `place` up to the window, less those already pushed.
