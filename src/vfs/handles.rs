@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::inodes::{Child, InoKey, Inode, Slot};
-use super::{DirEntry, Entry, Ino, ROOT_INO};
+use super::{DirEntry, Entry, Ino, ROOT_INO, lock};
 use crate::error::{VfsError, VfsResult};
 use crate::meta::FileKind;
 use crate::repo::Listing;
@@ -102,12 +102,6 @@ pub struct Handles<R, H> {
     /// Listings of directories listed without an open handle, dropped when the kernel forgets them.
     dirs_by_inode: quick_cache::sync::Cache<Ino, Arc<OpenDir<H>>>,
     next_fh: AtomicU64,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<R, H> Handles<R, H>

@@ -197,6 +197,14 @@ pub enum Mutation<'a> {
     },
 }
 
+/// A mutex's contents even if a thread panicked while holding it: a panic in one request must not
+/// stop the mount.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Lets the tree act on the OS's caches: forget what a refresh changed, and take in advance the
 /// content of files a reader is about to read (see `push_ahead`).
 pub trait KernelCache: Send + Sync {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::generations::{self, DAMAGED_NAME, LATEST_NAME, PID_NAME, State};
 use super::inodes::{Child, InoKey, Inode, Slot};
-use super::{Ino, KernelCache, ROOT_INO, same_tree};
+use super::{Ino, KernelCache, ROOT_INO, lock, same_tree};
 use crate::error::{RepoError, VfsError, VfsResult};
 use crate::meta::{FileKind, Meta, Timestamp};
 use crate::names;
@@ -58,12 +58,6 @@ pub struct Root<H> {
     /// Held while the repository is re-read, so that an older re-read cannot overwrite a newer one.
     refreshing: Mutex<()>,
     invalidator: OnceLock<Arc<dyn KernelCache>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<H: Clone + Send + Sync + 'static> Root<H> {

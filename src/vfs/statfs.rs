@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::StatFs;
 use super::generations::State;
+use super::{StatFs, lock};
 use crate::error::RepoError;
 use crate::meta::{FileKind, Node};
 use crate::names;
@@ -56,12 +56,6 @@ pub struct Measurer {
     /// When the mount last served a request, in milliseconds after `made`.
     last_request: AtomicU64,
     made: Instant,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Measurer {

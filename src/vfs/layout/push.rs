@@ -11,7 +11,7 @@ use crate::repo::Repository;
 use crate::vfs::handles::OpenDir;
 use crate::vfs::inodes::{InoKey, Inode};
 use crate::vfs::push_ahead::{MAX_FILE, Planned, PushAhead};
-use crate::vfs::{Ino, KernelCache};
+use crate::vfs::{Ino, KernelCache, lock};
 
 /// Files waiting for a worker, at most: a reader that stops leaves no more work than this.
 const MAX_PENDING: usize = 1024;
@@ -58,12 +58,6 @@ impl Pusher {
             .get()
             .filter(|workers| workers.taken.load(Ordering::Relaxed))
     }
-}
-
-fn lock(ahead: &Mutex<PushAhead>) -> std::sync::MutexGuard<'_, PushAhead> {
-    ahead
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<R: Repository> Layout<R> {
