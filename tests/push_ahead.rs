@@ -52,8 +52,14 @@ fn a_copy_in_inode_order_finds_the_next_files_in_the_page_cache() -> TestResult 
     let source = |path: &Path| std::fs::read(many.join(path.file_name().expect("a name")));
     // Start where two files next to each other by inode number are not next to each other by
     // name: there the reader's order cannot be taken for the listing's.
-    let number =
-        |k: usize| files[k].1.to_string_lossy()[dir.to_string_lossy().len() + 2..].parse::<i64>();
+    // The number in a file's name, `fNN`.
+    let number = |k: usize| {
+        let name = files[k]
+            .1
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        name.unwrap_or_default()[1..].parse::<i64>()
+    };
     let mut k = 0;
     while (number(k)? - number(k + 1)?).abs() == 1 {
         k += 1;
