@@ -14,20 +14,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use restic_fixture::*;
 
-/// Whether every page of `path` is in the page cache, asked without reading it (`mincore` on a
-/// mapping that is never touched).
-fn resident(path: &Path) -> bool {
-    let pages = with_mapping(path, |at, len| {
-        let mut pages = vec![0u8; len.div_ceil(4096)];
-        // SAFETY: `pages` has one byte for each page of the mapping at `at`.
-        let rc = unsafe { libc::mincore(at, len, pages.as_mut_ptr()) };
-        assert_eq!(rc, 0, "mincore {}", path.display());
-        pages
-    });
-    let pages = pages.unwrap_or_else(|e| panic!("map {}: {e}", path.display()));
-    pages.iter().all(|page| page & 1 == 1)
-}
-
 #[test]
 fn a_copy_in_inode_order_finds_the_next_files_in_the_page_cache() -> TestResult {
     let mut fixture = Fixture::init("read ahead")?;
@@ -69,7 +55,7 @@ fn a_copy_in_inode_order_finds_the_next_files_in_the_page_cache() -> TestResult 
     }
     let (window, later) = (&files[k + 2..k + 10], &files[k + 20..]);
     let start = Instant::now();
-    while !window.iter().all(|(_, path)| resident(path)) {
+    while !window.iter().all(|(_, path)| fully_resident(path)) {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "the next files in the copy's order never arrived in the page cache"
@@ -77,7 +63,7 @@ fn a_copy_in_inode_order_finds_the_next_files_in_the_page_cache() -> TestResult 
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
-        !later.iter().any(|(_, path)| resident(path)),
+        !later.iter().any(|(_, path)| fully_resident(path)),
         "files far ahead were not read"
     );
     for (_, path) in &files {

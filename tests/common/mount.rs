@@ -203,3 +203,26 @@ pub fn with_mapping<T>(
     unsafe { libc::munmap(at, len) };
     Ok(out)
 }
+
+/// How many pages of `path` are in the page cache, and how many it has: asked with `mincore` on a
+/// mapping that is never touched, so asking reads nothing.
+pub fn resident_pages(path: &Path) -> (usize, usize) {
+    let pages = with_mapping(path, |at, len| {
+        let mut pages = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `pages` has one byte for each page of the mapping at `at`.
+        let rc = unsafe { libc::mincore(at, len, pages.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore {}", path.display());
+        pages
+    });
+    let pages = pages.unwrap_or_else(|e| panic!("map {}: {e}", path.display()));
+    (
+        pages.iter().filter(|page| *page & 1 == 1).count(),
+        pages.len(),
+    )
+}
+
+/// Whether every page of `path` is in the page cache.
+pub fn fully_resident(path: &Path) -> bool {
+    let (resident, all) = resident_pages(path);
+    resident == all
+}

@@ -113,6 +113,8 @@ pub struct RepoWriter {
     cipher: Aes256CtrPoly1305Aes,
     pending: Vec<Pending>,
     written: HashSet<[u8; 32]>,
+    /// Index entries of packs sealed before the snapshot that indexes them.
+    sealed: Vec<Value>,
 }
 
 impl RepoWriter {
@@ -130,6 +132,7 @@ impl RepoWriter {
             cipher: cipher(&key).ok_or("the master key has an unexpected shape")?,
             pending: Vec::new(),
             written: HashSet::new(),
+            sealed: Vec::new(),
         })
     }
 
@@ -167,7 +170,7 @@ impl RepoWriter {
     /// index file for them, and a snapshot of `tree`; returns the snapshot's id.
     pub fn snapshot(&mut self, tree: &str) -> Result<String> {
         let pending = std::mem::take(&mut self.pending);
-        let mut packs = Vec::new();
+        let mut packs = std::mem::take(&mut self.sealed);
         for kind in [BlobType::Data, BlobType::Tree] {
             let blobs: Vec<&Pending> = pending.iter().filter(|b| b.kind == kind).collect();
             if !blobs.is_empty() {
@@ -180,6 +183,19 @@ impl RepoWriter {
             "hostname": "hostile-host", "username": "tester",
         });
         self.write_file("snapshots", &serde_json::to_vec(&snapshot)?)
+    }
+
+    /// Writes the data blobs added so far into a pack of their own; the next snapshot indexes it.
+    pub fn seal_data_pack(&mut self) -> Result<()> {
+        let (data, rest) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition::<Vec<_>, _>(|b| b.kind == BlobType::Data);
+        self.pending = rest;
+        if !data.is_empty() {
+            let entry = self.write_pack(&data.iter().collect::<Vec<_>>())?;
+            self.sealed.push(entry);
+        }
+        Ok(())
     }
 
     /// Writes one pack of `blobs` and returns its index entry.

@@ -6,15 +6,16 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use quick_cache::sync::Cache;
+use rustic_core::DataId;
 use rustic_core::repofile::PackId;
-use rustic_core::{DataId, FileType, WriteBackend};
 
 use super::Indexed;
 use super::crypto::BlobKey;
+use super::packfile::Packs;
 use crate::error::RepoError;
 
 /// Blobs up to this size are read together with what follows them in their pack: the small files of
@@ -196,7 +197,7 @@ impl quick_cache::Weighter<DataId, Bytes> for ByLength {
 
 /// Reads, decrypts and caches data blobs.
 pub struct BlobStore {
-    backend: Arc<dyn WriteBackend>,
+    packs: Packs,
     key: BlobKey,
     cache: Cache<DataId, Bytes, ByLength>,
     spans: Mutex<VecDeque<Span>>,
@@ -209,7 +210,7 @@ thread_local! {
 
 impl BlobStore {
     /// A store that keeps up to `cache_bytes` of decrypted blobs (`--cache-size`).
-    pub fn new(backend: Arc<dyn WriteBackend>, key: BlobKey, cache_bytes: u64) -> BlobStore {
+    pub fn new(packs: Packs, key: BlobKey, cache_bytes: u64) -> BlobStore {
         // One shard: with several, a shard could hold only a few large blobs and refuse 8 MiB ones.
         let options = quick_cache::OptionsBuilder::new()
             .shards(1)
@@ -223,7 +224,7 @@ impl BlobStore {
             Err(_) => Cache::with_weighter(1024, cache_bytes, ByLength),
         };
         BlobStore {
-            backend,
+            packs,
             key,
             cache,
             spans: Mutex::new(VecDeque::new()),
@@ -287,16 +288,8 @@ impl BlobStore {
             drop(spans);
             let mut span = SPAN;
             while span > blob.length {
-                // A span past the pack's end fails: the error is dropped unread, since making its
-                // text can cost more than the read (rustic's errors carry a backtrace).
-                let read = (self.backend).read_partial(
-                    FileType::Pack,
-                    &blob.pack,
-                    false,
-                    blob.offset,
-                    span,
-                );
-                if let Ok(bytes) = read {
+                // A span past the pack's end fails (rustic) or comes back short (read directly).
+                if let Some(bytes) = self.packs.try_read(&blob.pack, blob.offset, span) {
                     let found = Span {
                         pack: blob.pack,
                         start: blob.offset,
@@ -319,7 +312,7 @@ impl BlobStore {
 
     /// The encrypted bytes of a blob, read alone.
     fn exact(&self, blob: &BlobRef) -> Result<Bytes, String> {
-        let bytes = self.read_pack(blob.pack, blob.offset, blob.length)?;
+        let bytes = self.packs.read(&blob.pack, blob.offset, blob.length)?;
         if bytes.len() != blob.length as usize {
             return Err(format!(
                 "pack gave {} of {} bytes",
@@ -328,12 +321,6 @@ impl BlobStore {
             ));
         }
         Ok(bytes)
-    }
-
-    fn read_pack(&self, pack: PackId, offset: u32, length: u32) -> Result<Bytes, String> {
-        self.backend
-            .read_partial(FileType::Pack, &pack, false, offset, length)
-            .map_err(|e| super::one_line(&e.to_string()))
     }
 }
 

@@ -10,6 +10,7 @@ mod handle;
 pub mod location;
 mod lock;
 pub mod node;
+mod packfile;
 mod packgate;
 pub mod password;
 mod prefetch;
@@ -173,11 +174,12 @@ impl ResticRepo {
         } else {
             None
         };
-        let store = Arc::new(BlobStore::new(
+        let packs = packfile::Packs::new(
             backends.repository(),
-            blob_key,
-            opts.cache_size,
-        ));
+            location::for_rustic(&opts.location, cfg!(windows)),
+        );
+        tracing::debug!(direct = packs.is_local(), "pack files");
+        let store = Arc::new(BlobStore::new(packs, blob_key, opts.cache_size));
         let repo = ResticRepo {
             location: opts.location.clone(),
             shown,

@@ -1,0 +1,211 @@
+//! Where the blob store reads pack ranges from: rustic's backend, or, for a repository on a local
+//! disk under Linux, the pack files themselves.
+//!
+//! Read directly, a range lands in a buffer that is not zeroed first, and its pages are dropped from
+//! the page cache once read (as borg does with the files it backs up): the decrypted blob is what is
+//! kept, in the blob cache and in the kernel's cache of the mounted file, so a copy out of the mount
+//! would otherwise leave two copies of itself in memory, and make the kernel find (and, on a VM whose
+//! host reclaims free memory, fault in) a fresh page for every page of pack it reads.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rustic_core::repofile::PackId;
+use rustic_core::{FileType, WriteBackend};
+
+/// The source of pack ranges.
+pub enum Packs {
+    Backend(Arc<dyn WriteBackend>),
+    #[cfg(target_os = "linux")]
+    Local(local::LocalPacks),
+}
+
+impl Packs {
+    /// Pack files read directly where `location` (as rustic reads it) is a local path, else through
+    /// `backend`.
+    pub fn new(backend: Arc<dyn WriteBackend>, location: &str) -> Packs {
+        #[cfg(target_os = "linux")]
+        if let Some(local) = local::LocalPacks::at(location) {
+            return Packs::Local(local);
+        }
+        let _ = location;
+        Packs::Backend(backend)
+    }
+
+    /// Bytes `offset..offset + length` of `pack`, or fewer where the pack ends sooner.
+    pub fn read(&self, pack: &PackId, offset: u32, length: u32) -> Result<Bytes, String> {
+        match self {
+            Packs::Backend(backend) => backend
+                .read_partial(FileType::Pack, pack, false, offset, length)
+                .map_err(|e| super::one_line(&e.to_string())),
+            #[cfg(target_os = "linux")]
+            Packs::Local(local) => local.read(pack, offset, length),
+        }
+    }
+
+    /// Like [`Packs::read`], for a read that may run past the pack's end and whose failure the
+    /// caller drops unread: rustic's errors carry a backtrace, which would be made for nothing.
+    pub fn try_read(&self, pack: &PackId, offset: u32, length: u32) -> Option<Bytes> {
+        match self {
+            Packs::Backend(backend) => backend
+                .read_partial(FileType::Pack, pack, false, offset, length)
+                .ok(),
+            #[cfg(target_os = "linux")]
+            Packs::Local(local) => local.read(pack, offset, length).ok(),
+        }
+    }
+
+    /// Whether pack files are read directly.
+    pub fn is_local(&self) -> bool {
+        !matches!(self, Packs::Backend(_))
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod local {
+    use std::collections::VecDeque;
+    use std::fs::File;
+    use std::io;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use bytes::Bytes;
+    use rustic_backend::SupportedBackend;
+    use rustic_core::repofile::PackId;
+    use rustix::fs::{Advice, fadvise};
+
+    /// Pack files kept open: reads of one pack then share the kernel's read-ahead state (a file
+    /// opened per read starts cold), and a pack's pages are dropped once, when it leaves.
+    const OPEN_PACKS: usize = 16;
+
+    /// The `data/` folder of a repository on a local disk, laid out as restic (and rustic) lay it:
+    /// `data/<first two hex digits>/<id>`, with the packs read last kept open.
+    pub struct LocalPacks {
+        data: PathBuf,
+        /// Most recently read first.
+        open: Mutex<VecDeque<(PackId, Arc<File>)>>,
+    }
+
+    impl LocalPacks {
+        /// The packs of `location` if rustic would read it as a local path.
+        pub fn at(location: &str) -> Option<LocalPacks> {
+            match rustic_backend::util::location_to_type_and_path(location) {
+                Ok((SupportedBackend::Local, path)) => Some(LocalPacks {
+                    data: PathBuf::from(path.as_str()).join("data"),
+                    open: Mutex::new(VecDeque::new()),
+                }),
+                _ => None,
+            }
+        }
+
+        pub fn read(&self, pack: &PackId, offset: u32, length: u32) -> Result<Bytes, String> {
+            let hex = pack.to_hex();
+            let path = || self.data.join(&hex[..2]).join(&*hex);
+            let file = self
+                .file(pack, path)
+                .map_err(|e| format!("opening {}: {e}", path().display()))?;
+            read_at(&file, offset, length)
+                .map(Bytes::from)
+                .map_err(|e| format!("reading {}: {e}", path().display()))
+        }
+
+        /// The kept files, even if a reader panicked holding them.
+        fn kept(&self) -> MutexGuard<'_, VecDeque<(PackId, Arc<File>)>> {
+            self.open.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// `pack` open, from the kept files or opened now (and kept, dropping the oldest).
+        fn file(&self, pack: &PackId, path: impl Fn() -> PathBuf) -> io::Result<Arc<File>> {
+            {
+                let mut open = self.kept();
+                let found = open.iter().position(|(id, _)| id == pack);
+                if let Some(entry) = found.and_then(|at| open.remove(at)) {
+                    let file = entry.1.clone();
+                    open.push_front(entry);
+                    return Ok(file);
+                }
+            }
+            let file = Arc::new(File::open(path())?);
+            let evicted = {
+                let mut open = self.kept();
+                open.push_front((*pack, file.clone()));
+                let keep = OPEN_PACKS.min(open.len());
+                open.split_off(keep)
+            };
+            for (_, old) in evicted {
+                // Advice only: what was read of the pack is decrypted and kept elsewhere.
+                let _ = fadvise(&*old, 0, None, Advice::DontNeed);
+            }
+            Ok(file)
+        }
+    }
+
+    /// Up to `length` bytes at `offset`, into a buffer that is not zeroed first.
+    fn read_at(file: &File, offset: u32, length: u32) -> io::Result<Vec<u8>> {
+        let wanted = length as usize;
+        // Bounded by the caller: a blob's length is checked against its maximum before it is read.
+        let mut buf = Vec::with_capacity(wanted);
+        let start = u64::from(offset);
+        while buf.len() < wanted {
+            let at = start + buf.len() as u64;
+            match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(buf)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use rustic_core::Id;
+
+        #[test]
+        fn only_local_locations_are_read_directly() {
+            assert!(LocalPacks::at("/srv/restic").is_some());
+            assert!(LocalPacks::at("local:/srv/restic").is_some());
+            assert!(LocalPacks::at("rest:http://127.0.0.1:8000/").is_none());
+            assert!(LocalPacks::at("rclone:remote:repo").is_none());
+        }
+
+        /// A repository folder holding `count` packs of 10,000 bytes each.
+        fn repository(count: usize) -> (PathBuf, Vec<PackId>) {
+            let dir =
+                std::env::temp_dir().join(format!("genmount-packfile-{}", std::process::id()));
+            let packs: Vec<PackId> = (0..count).map(|_| PackId::from(Id::random())).collect();
+            for pack in &packs {
+                let hex = pack.to_hex();
+                let folder = dir.join("data").join(&hex[..2]);
+                std::fs::create_dir_all(&folder).unwrap();
+                let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+                std::fs::write(folder.join(&*hex), bytes).unwrap();
+            }
+            (dir, packs)
+        }
+
+        #[test]
+        fn reads_stop_at_the_end_of_a_pack_and_old_packs_are_closed() {
+            let (dir, packs) = repository(OPEN_PACKS + 2);
+            let local = LocalPacks::at(dir.to_str().unwrap()).unwrap();
+            let read = local.read(&packs[0], 9_000, 4_000).unwrap();
+            assert_eq!(read.len(), 1_000, "short where the pack ends");
+            assert_eq!(read[0], (9_000 % 256) as u8);
+            assert_eq!(&local.read(&packs[0], 100, 3).unwrap()[..], [100, 101, 102]);
+            assert!(local.read(&packs[0], 20_000, 10).unwrap().is_empty());
+            for pack in &packs {
+                assert_eq!(local.read(pack, 255, 2).unwrap().len(), 2);
+            }
+            let open = local.kept();
+            assert_eq!(open.len(), OPEN_PACKS);
+            assert_eq!(open[0].0, packs[OPEN_PACKS + 1], "the last read is first");
+            drop(open);
+            let missing = PackId::from(Id::random());
+            let err = local.read(&missing, 0, 10).unwrap_err();
+            assert!(err.contains(&*missing.to_hex()), "{err}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
