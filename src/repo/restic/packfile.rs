@@ -75,15 +75,32 @@ mod local {
     use rustix::fs::{Advice, fadvise};
 
     /// Pack files kept open: reads of one pack then share the kernel's read-ahead state (a file
-    /// opened per read starts cold), and a pack's pages are dropped once, when it leaves.
+    /// opened per read starts cold), and a pack is judged once, when it leaves.
     const OPEN_PACKS: usize = 16;
+
+    /// One kept pack, and how much of it was asked for while it was kept.
+    struct OpenPack {
+        id: PackId,
+        file: Arc<File>,
+        size: u64,
+        asked: u64,
+    }
+
+    impl OpenPack {
+        /// A pack mostly read while it was open was streamed through (a copy, a whole file): what
+        /// it held is decrypted elsewhere, and its pages only push out other things. A pack read
+        /// in places (random reads, the ends of a file) keeps them: the next read may want them.
+        fn read_through(&self) -> bool {
+            self.asked.saturating_mul(2) >= self.size
+        }
+    }
 
     /// The `data/` folder of a repository on a local disk, laid out as restic (and rustic) lay it:
     /// `data/<first two hex digits>/<id>`, with the packs read last kept open.
     pub struct LocalPacks {
         data: PathBuf,
         /// Most recently read first.
-        open: Mutex<VecDeque<(PackId, Arc<File>)>>,
+        open: Mutex<VecDeque<OpenPack>>,
     }
 
     impl LocalPacks {
@@ -102,7 +119,7 @@ mod local {
             let hex = pack.to_hex();
             let path = || self.data.join(&hex[..2]).join(&*hex);
             let file = self
-                .file(pack, path)
+                .file(pack, length, path)
                 .map_err(|e| format!("opening {}: {e}", path().display()))?;
             read_at(&file, offset, length)
                 .map(Bytes::from)
@@ -110,31 +127,44 @@ mod local {
         }
 
         /// The kept files, even if a reader panicked holding them.
-        fn kept(&self) -> MutexGuard<'_, VecDeque<(PackId, Arc<File>)>> {
+        fn kept(&self) -> MutexGuard<'_, VecDeque<OpenPack>> {
             self.open.lock().unwrap_or_else(|p| p.into_inner())
         }
 
-        /// `pack` open, from the kept files or opened now (and kept, dropping the oldest).
-        fn file(&self, pack: &PackId, path: impl Fn() -> PathBuf) -> io::Result<Arc<File>> {
+        /// `pack` open, from the kept files or opened now (and kept, closing the oldest), with
+        /// `length` more bytes of it asked for.
+        fn file(
+            &self,
+            pack: &PackId,
+            length: u32,
+            path: impl Fn() -> PathBuf,
+        ) -> io::Result<Arc<File>> {
             {
                 let mut open = self.kept();
-                let found = open.iter().position(|(id, _)| id == pack);
-                if let Some(entry) = found.and_then(|at| open.remove(at)) {
-                    let file = entry.1.clone();
-                    open.push_front(entry);
+                let found = open.iter().position(|kept| kept.id == *pack);
+                if let Some(mut kept) = found.and_then(|at| open.remove(at)) {
+                    kept.asked += u64::from(length);
+                    let file = kept.file.clone();
+                    open.push_front(kept);
                     return Ok(file);
                 }
             }
             let file = Arc::new(File::open(path())?);
-            let evicted = {
+            let size = file.metadata()?.len();
+            let closed = {
                 let mut open = self.kept();
-                open.push_front((*pack, file.clone()));
+                open.push_front(OpenPack {
+                    id: *pack,
+                    file: file.clone(),
+                    size,
+                    asked: u64::from(length),
+                });
                 let keep = OPEN_PACKS.min(open.len());
                 open.split_off(keep)
             };
-            for (_, old) in evicted {
-                // Advice only: what was read of the pack is decrypted and kept elsewhere.
-                let _ = fadvise(&*old, 0, None, Advice::DontNeed);
+            for old in closed.iter().filter(|old| old.read_through()) {
+                // Advice only: the kernel may keep pages another reader holds.
+                let _ = fadvise(&*old.file, 0, None, Advice::DontNeed);
             }
             Ok(file)
         }
@@ -198,9 +228,17 @@ mod local {
             for pack in &packs {
                 assert_eq!(local.read(pack, 255, 2).unwrap().len(), 2);
             }
+            let last = packs[OPEN_PACKS + 1];
+            assert!(
+                !local.kept()[0].read_through(),
+                "2 bytes of 10,000 asked for"
+            );
+            assert_eq!(local.read(&last, 0, 10_000).unwrap().len(), 10_000);
             let open = local.kept();
             assert_eq!(open.len(), OPEN_PACKS);
-            assert_eq!(open[0].0, packs[OPEN_PACKS + 1], "the last read is first");
+            assert_eq!(open[0].id, last, "the last read is first");
+            assert_eq!((open[0].size, open[0].asked), (10_000, 10_002));
+            assert!(open[0].read_through());
             drop(open);
             let missing = PackId::from(Id::random());
             let err = local.read(&missing, 0, 10).unwrap_err();
