@@ -64,9 +64,10 @@ impl Packs {
 #[cfg(target_os = "linux")]
 mod local {
     use std::collections::VecDeque;
-    use std::fs::File;
+    use std::fs::{File, OpenOptions};
     use std::io;
-    use std::path::PathBuf;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex, MutexGuard};
 
     use bytes::Bytes;
@@ -139,20 +140,16 @@ mod local {
             length: u32,
             path: impl Fn() -> PathBuf,
         ) -> io::Result<Arc<File>> {
-            {
-                let mut open = self.kept();
-                let found = open.iter().position(|kept| kept.id == *pack);
-                if let Some(mut kept) = found.and_then(|at| open.remove(at)) {
-                    kept.asked += u64::from(length);
-                    let file = kept.file.clone();
-                    open.push_front(kept);
-                    return Ok(file);
-                }
+            if let Some(file) = Self::reuse(&mut self.kept(), pack, length) {
+                return Ok(file);
             }
-            let file = Arc::new(File::open(path())?);
-            let size = file.metadata()?.len();
+            let (file, size) = open_pack(&path())?;
             let closed = {
                 let mut open = self.kept();
+                // Another reader may have opened it meanwhile: one entry per pack.
+                if let Some(file) = Self::reuse(&mut open, pack, length) {
+                    return Ok(file);
+                }
                 open.push_front(OpenPack {
                     id: *pack,
                     file: file.clone(),
@@ -168,6 +165,31 @@ mod local {
             }
             Ok(file)
         }
+
+        /// `pack` from the kept files, moved to the front with `length` more bytes asked for.
+        fn reuse(open: &mut VecDeque<OpenPack>, pack: &PackId, length: u32) -> Option<Arc<File>> {
+            let at = open.iter().position(|kept| kept.id == *pack)?;
+            let mut kept = open.remove(at)?;
+            kept.asked += u64::from(length);
+            let file = kept.file.clone();
+            open.push_front(kept);
+            Some(file)
+        }
+    }
+
+    /// A pack file opened for reading, and its size. Only a regular file: a hostile repository's
+    /// FIFO would block the open (hence O_NONBLOCK, which regular files ignore) and a device would
+    /// give endless bytes.
+    fn open_pack(path: &Path) -> io::Result<(Arc<File>, u64)> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        Ok((Arc::new(file), meta.len()))
     }
 
     /// Up to `length` bytes at `offset`, into a buffer that is not zeroed first.
@@ -240,6 +262,14 @@ mod local {
             assert_eq!((open[0].size, open[0].asked), (10_000, 10_002));
             assert!(open[0].read_through());
             drop(open);
+            let fifo = packs[1].to_hex();
+            let fifo_path = dir.join("data").join(&fifo[..2]).join(&*fifo);
+            std::fs::remove_file(&fifo_path).unwrap();
+            let c_path = std::ffi::CString::new(fifo_path.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a NUL-terminated path that lives across the call.
+            assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+            let err = local.read(&packs[1], 0, 10).unwrap_err();
+            assert!(err.contains("not a regular file"), "{err}");
             let missing = PackId::from(Id::random());
             let err = local.read(&missing, 0, 10).unwrap_err();
             assert!(err.contains(&*missing.to_hex()), "{err}");
