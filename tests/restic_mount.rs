@@ -71,16 +71,35 @@ fn every_entry_of_both_snapshots_matches_its_source() -> TestResult {
     Ok(())
 }
 
+/// How many files under `repo`'s `data/` the process `pid` holds open.
+fn packs_held(pid: u32, repo: &Path) -> usize {
+    let data = repo.join("data");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                .filter(|target| target.starts_with(&data))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn reading_pid_shows_a_new_backup_and_single_view_goes_back() -> TestResult {
     let mut fixture = two_snapshots(0);
     let paths = fixture.paths();
     {
-        let _mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
+        let mount = Mount::start(&fixture.args(&paths, &[]), &fixture.mnt());
         assert_eq!(generation_names(&fixture.mnt()).len(), 2);
+        compare(&fixture.captured[1], &fixture.mnt().join("latest"), RESTIC);
+        assert!(
+            packs_held(mount.pid(), &fixture.repo()) > 0,
+            "packs read are kept open"
+        );
         std::fs::write(fixture.src().join("variant"), [2])?;
         fixture.backup();
         std::fs::read(fixture.mnt().join(".pid"))?;
+        // A new index may mean a prune (under --no-lock): the packs held are closed.
+        assert_eq!(packs_held(mount.pid(), &fixture.repo()), 0);
         let names = generation_names(&fixture.mnt());
         assert_eq!(names.len(), 3, "{names:?}");
         assert_eq!(

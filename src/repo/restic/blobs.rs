@@ -231,6 +231,11 @@ impl BlobStore {
         }
     }
 
+    /// Closes the pack files kept open (the index changed: packs may have been pruned).
+    pub fn close_packs(&self) {
+        self.packs.close();
+    }
+
     /// The plaintext of a blob, from the cache or the repository. Concurrent readers of one blob
     /// wait for a single load.
     pub fn blob(&self, blob: &BlobRef) -> Result<Bytes, RepoError> {

@@ -243,6 +243,7 @@ impl ResticRepo {
         )
         .map_err(|err| RepoError::Damaged(err.to_string()))?;
         write(&self.trees.loaded, Arc::new(fresh));
+        self.store.close_packs();
         Ok(())
     }
 }

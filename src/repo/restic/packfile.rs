@@ -55,6 +55,15 @@ impl Packs {
         }
     }
 
+    /// Closes the pack files kept open: after a prune, the packs it deleted are not held (and
+    /// their disk space with them).
+    pub fn close(&self) {
+        #[cfg(target_os = "linux")]
+        if let Packs::Local(local) = self {
+            local.close();
+        }
+    }
+
     /// Whether pack files are read directly.
     pub fn is_local(&self) -> bool {
         !matches!(self, Packs::Backend(_))
@@ -159,11 +168,13 @@ mod local {
                 let keep = OPEN_PACKS.min(open.len());
                 open.split_off(keep)
             };
-            for old in closed.iter().filter(|old| old.read_through()) {
-                // Advice only: the kernel may keep pages another reader holds.
-                let _ = fadvise(&*old.file, 0, None, Advice::DontNeed);
-            }
+            forget(closed);
             Ok(file)
+        }
+
+        pub fn close(&self) {
+            let closed = std::mem::take(&mut *self.kept());
+            forget(closed);
         }
 
         /// `pack` from the kept files, moved to the front with `length` more bytes asked for.
@@ -174,6 +185,14 @@ mod local {
             let file = kept.file.clone();
             open.push_front(kept);
             Some(file)
+        }
+    }
+
+    /// Closes packs that left the list, dropping the pages of those read through.
+    fn forget(closed: VecDeque<OpenPack>) {
+        for old in closed.iter().filter(|old| old.read_through()) {
+            // Advice only: the kernel may keep pages another reader holds.
+            let _ = fadvise(&*old.file, 0, None, Advice::DontNeed);
         }
     }
 
@@ -262,6 +281,8 @@ mod local {
             assert_eq!((open[0].size, open[0].asked), (10_000, 10_002));
             assert!(open[0].read_through());
             drop(open);
+            local.close();
+            assert!(local.kept().is_empty(), "a refresh closes them all");
             let fifo = packs[1].to_hex();
             let fifo_path = dir.join("data").join(&fifo[..2]).join(&*fifo);
             std::fs::remove_file(&fifo_path).unwrap();
