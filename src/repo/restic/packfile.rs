@@ -1,11 +1,12 @@
 //! Where the blob store reads pack ranges from: rustic's backend, or, for a repository on a local
 //! disk under Linux, the pack files themselves.
 //!
-//! Read directly, a range lands in a buffer that is not zeroed first, and its pages are dropped from
-//! the page cache once read (as borg does with the files it backs up): the decrypted blob is what is
-//! kept, in the blob cache and in the kernel's cache of the mounted file, so a copy out of the mount
-//! would otherwise leave two copies of itself in memory, and make the kernel find (and, on a VM whose
-//! host reclaims free memory, fault in) a fresh page for every page of pack it reads.
+//! Read directly, a range lands in a buffer that is not zeroed first, the packs read last stay open
+//! (their reads share the kernel's read-ahead), and a pack read through while it was open leaves the
+//! page cache when it is closed (as borg drops the files it backs up): its blobs are kept decrypted,
+//! in the blob cache and in the kernel's cache of the mounted file, so a copy out of the mount would
+//! otherwise leave two copies of itself in memory, and need a fresh page for every page of pack it
+//! reads (which, on a VM whose host takes back free memory, is slow to fault in).
 
 use std::sync::Arc;
 
@@ -125,6 +126,7 @@ mod local {
             }
         }
 
+        /// Bytes `offset..offset + length` of `pack`, fewer where it ends sooner.
         pub fn read(&self, pack: &PackId, offset: u32, length: u32) -> Result<Bytes, String> {
             let hex = pack.to_hex();
             let path = || self.data.join(&hex[..2]).join(&*hex);
@@ -172,6 +174,7 @@ mod local {
             Ok(file)
         }
 
+        /// Closes every kept pack.
         pub fn close(&self) {
             let closed = std::mem::take(&mut *self.kept());
             forget(closed);
