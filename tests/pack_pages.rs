@@ -1,11 +1,13 @@
 //! A copy out of a mounted local repository keeps one copy of its bytes in memory, not two: the
-//! pack files genmount has read, and moved on from, leave the page cache; the mounted files' own
-//! pages are the ones that stay.
+//! restic packs and the stretches of borg segments genmount has read through leave the page cache;
+//! the mounted files' own pages are the ones that stay.
 // They mount through Linux's FUSE and ask the page cache with mincore: Linux only.
 #![cfg(target_os = "linux")]
 
+#[path = "common/borg_fixture.rs"]
+mod borg_fixture;
 mod common;
-// The fixture's checks on a live daemon are for the hostile tests.
+// The fixture has more than this test uses.
 #[allow(dead_code)]
 #[path = "common/hostile_fixture.rs"]
 mod hostile_fixture;
@@ -15,7 +17,6 @@ mod restic_writer;
 use std::path::PathBuf;
 
 use common::*;
-use hostile_fixture::*;
 use restic_writer::TreeBuilder;
 
 /// Files, each in a pack of its own: more packs than genmount keeps open (16).
@@ -38,7 +39,7 @@ fn files_under(dir: PathBuf) -> std::io::Result<Vec<PathBuf>> {
 #[test]
 fn packs_read_and_passed_leave_the_page_cache() -> TestResult {
     require_fuse();
-    let fixture = Fixture::new()?;
+    let fixture = hostile_fixture::Fixture::new()?;
     let mut writer = fixture.writer()?;
     let files: Vec<Vec<u8>> = (0..FILES)
         .map(|i| pseudo_random(300_000 + i, i as u64 + 40))
@@ -76,6 +77,32 @@ fn packs_read_and_passed_leave_the_page_cache() -> TestResult {
         gone >= packs.len() - 16,
         "only {gone} of {} packs left the page cache after being read",
         packs.len()
+    );
+    Ok(())
+}
+
+#[test]
+fn borg_segments_streamed_through_leave_the_page_cache() -> TestResult {
+    require_fuse();
+    let mut fixture = borg_fixture::Fixture::init("repokey", "none");
+    let bytes = pseudo_random(96 << 20, 11);
+    std::fs::write(fixture.src().join("big"), &bytes)?;
+    fixture.backup("one");
+    let segments = borg_fixture::segments(&fixture.repo());
+    let segment = segments
+        .iter()
+        .max_by_key(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
+        .ok_or("no segment")?;
+
+    let _mount = fixture.mount(&[]);
+    let read = std::fs::read(fixture.mnt().join("one/big"))?;
+    assert!(read == bytes, "the file reads as written");
+    // Read through in stretches of 16 MiB, 32 MiB behind the reader: of 96 MiB, at least 48 go.
+    let (resident, all) = resident_pages(segment);
+    assert!(
+        resident * 10 < all * 6,
+        "{resident} of {all} pages of {} still cached after reading it through",
+        segment.display()
     );
     Ok(())
 }

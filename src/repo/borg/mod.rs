@@ -25,6 +25,7 @@ mod objects;
 mod open;
 mod password;
 mod prefetch;
+mod readthrough;
 mod recent;
 #[cfg(unix)]
 mod rpc;

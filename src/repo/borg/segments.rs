@@ -6,6 +6,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::readthrough::ReadThrough;
+
 pub const MAGIC: &[u8; 8] = b"BORG_SEG";
 pub const TAG_PUT: u8 = 0;
 pub const TAG_DELETE: u8 = 1;
@@ -59,7 +61,36 @@ pub fn crc_ok(header: &EntryHeader, entry: &[u8]) -> bool {
 pub struct Segments {
     data: PathBuf,
     per_dir: u32,
-    open: Mutex<HashMap<u32, Arc<File>>>,
+    open: Mutex<HashMap<u32, Arc<OpenSegment>>>,
+}
+
+/// An open segment file, and the stretch of it being read.
+struct OpenSegment {
+    file: File,
+    reading: Mutex<ReadThrough>,
+}
+
+impl OpenSegment {
+    /// Notes a read; the page cache is told to drop what a reader has streamed through.
+    fn note_read(&self, offset: u32, len: u32) {
+        let through = self
+            .reading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .note(u64::from(offset), u64::from(len));
+        #[cfg(target_os = "linux")]
+        if let Some(range) = through {
+            // Advice only: the kernel keeps pages another reader holds.
+            let _ = rustix::fs::fadvise(
+                &self.file,
+                range.start,
+                std::num::NonZeroU64::new(range.end - range.start),
+                rustix::fs::Advice::DontNeed,
+            );
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = through;
+    }
 }
 
 impl Segments {
@@ -77,12 +108,15 @@ impl Segments {
             .join(segment.to_string())
     }
 
-    fn file(&self, segment: u32) -> std::io::Result<Arc<File>> {
+    fn file(&self, segment: u32) -> std::io::Result<Arc<OpenSegment>> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(file) = open.get(&segment) {
             return Ok(file.clone());
         }
-        let file = Arc::new(File::open(self.path(segment))?);
+        let file = Arc::new(OpenSegment {
+            file: File::open(self.path(segment))?,
+            reading: Mutex::new(ReadThrough::default()),
+        });
         if open.len() >= OPEN_FILES {
             open.clear();
         }
@@ -98,15 +132,17 @@ impl Segments {
     /// The data of the PUT of `id` at (segment, offset), its CRC and key checked.
     pub fn read_put(&self, id: &[u8; 32], segment: u32, offset: u32) -> Result<Vec<u8>, String> {
         let what = |why: &str| format!("segment {segment} offset {offset}: {why}");
-        let file = self.file(segment).map_err(|e| what(&e.to_string()))?;
+        let open = self.file(segment).map_err(|e| what(&e.to_string()))?;
+        let file = &open.file;
         let mut head = [0u8; KEYED_HEADER_LEN];
-        read_exact_at(&file, &mut head, u64::from(offset)).map_err(|e| what(&e.to_string()))?;
+        read_exact_at(file, &mut head, u64::from(offset)).map_err(|e| what(&e.to_string()))?;
         let header = EntryHeader::parse(&head).map_err(|e| what(&e))?;
         if header.tag != TAG_PUT || head[HEADER_LEN..] != id[..] {
             return Err(what("not the PUT of this object"));
         }
         let mut entry = vec![0u8; header.size as usize];
-        read_exact_at(&file, &mut entry, u64::from(offset)).map_err(|e| what(&e.to_string()))?;
+        read_exact_at(file, &mut entry, u64::from(offset)).map_err(|e| what(&e.to_string()))?;
+        open.note_read(offset, header.size);
         if !crc_ok(&header, &entry) {
             return Err(what("CRC mismatch"));
         }
@@ -139,9 +175,10 @@ impl Segments {
 
     /// Whether a segment ends with a COMMIT entry, as borg decides the last committed one.
     pub fn ends_with_commit(&self, segment: u32) -> bool {
-        let Ok(file) = self.file(segment) else {
+        let Ok(open) = self.file(segment) else {
             return false;
         };
+        let file = &open.file;
         let Ok(len) = file.metadata().map(|m| m.len()) else {
             return false;
         };
@@ -149,7 +186,7 @@ impl Segments {
         let Some(at) = len.checked_sub(HEADER_LEN as u64).filter(|at| *at >= 8) else {
             return false;
         };
-        read_exact_at(&file, &mut tail, at).is_ok()
+        read_exact_at(file, &mut tail, at).is_ok()
             && EntryHeader::parse(&tail).is_ok_and(|h| h.tag == TAG_COMMIT && crc_ok(&h, &tail))
     }
 
@@ -160,15 +197,16 @@ impl Segments {
         segment: u32,
         each: &mut dyn FnMut(u8, [u8; 32], u32),
     ) -> Result<(), String> {
-        let file = self
+        let open = self
             .file(segment)
             .map_err(|e| format!("segment {segment}: {e}"))?;
+        let file = &open.file;
         let len = file
             .metadata()
             .map_err(|e| format!("segment {segment}: {e}"))?
             .len();
         let mut magic = [0u8; 8];
-        read_exact_at(&file, &mut magic, 0).map_err(|e| format!("segment {segment}: {e}"))?;
+        read_exact_at(file, &mut magic, 0).map_err(|e| format!("segment {segment}: {e}"))?;
         if &magic != MAGIC {
             return Err(format!("segment {segment}: not a borg segment"));
         }
@@ -179,7 +217,7 @@ impl Segments {
             let Some(buf) = head.get_mut(..want) else {
                 break;
             };
-            if read_exact_at(&file, buf, offset).is_err() {
+            if read_exact_at(file, buf, offset).is_err() {
                 break;
             }
             let Ok(header) = EntryHeader::parse(&head) else {
