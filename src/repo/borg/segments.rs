@@ -114,7 +114,7 @@ impl Segments {
             return Ok(file.clone());
         }
         let file = Arc::new(OpenSegment {
-            file: File::open(self.path(segment))?,
+            file: open_segment(&self.path(segment))?,
             reading: Mutex::new(ReadThrough::default()),
         });
         if open.len() >= OPEN_FILES {
@@ -237,6 +237,20 @@ impl Segments {
     }
 }
 
+/// A segment file opened for reading, if it is a regular file: a hostile repository's FIFO would
+/// block the open (hence O_NONBLOCK, which regular files ignore) and a device give endless bytes.
+fn open_segment(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
 fn number(name: &std::ffi::OsStr) -> Option<u32> {
     let name = name.to_str()?;
     name.bytes()
@@ -307,6 +321,25 @@ mod tests {
         std::fs::write(dir.path().join("data/0/3"), &segment)?;
         segments.forget_open();
         assert!(segments.read_put(&id, 3, 8).is_err());
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_segment_that_is_not_a_regular_file_is_refused_without_blocking()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("data/0/4"))?;
+        let fifo = dir.path().join("data/0/5");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())?;
+        // SAFETY: a NUL-terminated path that lives across the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let segments = Segments::new(dir.path(), 1000);
+        for segment in [4, 5] {
+            let err = segments.scan(segment, &mut |_, _, _| {}).unwrap_err();
+            assert!(err.contains("not a regular file"), "{err}");
+            assert!(!segments.ends_with_commit(segment));
+        }
         Ok(())
     }
 
