@@ -1,6 +1,6 @@
-//! Metadata, names, xattrs and positioned reads of local files, for the snapshot-folder backend.
-//! The one place in `src/` that uses std's per-OS extensions; every other module sees only `Meta`
-//! and names as bytes.
+//! Metadata, names, xattrs and positioned reads of local files, for the snapshot-folder backend,
+//! and the opening of a local repository's data files. The one place in `src/` that uses std's
+//! per-OS extensions; every other module sees only `Meta` and names as bytes.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -9,6 +9,14 @@ use std::io;
 use std::path::Path;
 
 use crate::meta::{FileKind, LinkId, Meta, Timestamp};
+
+fn regular_or_error(file: File) -> io::Result<File> {
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::other("not a regular file"))
+    }
+}
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -49,6 +57,15 @@ cfg_if::cfg_if! {
                 .and_then(|noatime| open_with(path, base | noatime).ok())
                 .map_or_else(|| open_with(path, base), Ok)?;
             Ok(file.metadata()?.is_file().then_some(file))
+        }
+
+        /// Opens a local repository's data file (a restic pack, a borg segment) read-only,
+        /// following symlinks as the backup tools do, and without waiting: a hostile repository's
+        /// FIFO would block the open for good. Anything but a regular file (a device would give
+        /// endless bytes) is an error.
+        pub fn open_repo_file(path: &Path) -> io::Result<File> {
+            let file = open_with(path, libc::O_CLOEXEC | libc::O_NONBLOCK)?;
+            regular_or_error(file)
         }
 
         /// Whether reading `file` leaves its access time alone however it is opened: its
@@ -181,6 +198,12 @@ cfg_if::cfg_if! {
         pub fn open_regular(path: &Path) -> io::Result<Option<File>> {
             let file = File::open(path)?;
             Ok(file.metadata()?.is_file().then_some(file))
+        }
+
+        /// Opens a local repository's data file read-only; anything but a regular file is an
+        /// error.
+        pub fn open_repo_file(path: &Path) -> io::Result<File> {
+            regular_or_error(File::open(path)?)
         }
 
         /// Windows has no FUSE passthrough; nothing asks.

@@ -114,7 +114,7 @@ impl Segments {
             return Ok(file.clone());
         }
         let file = Arc::new(OpenSegment {
-            file: open_segment(&self.path(segment))?,
+            file: crate::repo::localfs::open_repo_file(&self.path(segment))?,
             reading: Mutex::new(ReadThrough::default()),
         });
         if open.len() >= OPEN_FILES {
@@ -235,20 +235,6 @@ impl Segments {
         }
         Ok(())
     }
-}
-
-/// A segment file opened for reading, if it is a regular file: a hostile repository's FIFO would
-/// block the open (hence O_NONBLOCK, which regular files ignore) and a device give endless bytes.
-fn open_segment(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    Ok(file)
 }
 
 fn number(name: &std::ffi::OsStr) -> Option<u32> {

@@ -74,9 +74,8 @@ impl Packs {
 #[cfg(target_os = "linux")]
 mod local {
     use std::collections::VecDeque;
-    use std::fs::{File, OpenOptions};
+    use std::fs::File;
     use std::io;
-    use std::os::unix::fs::OpenOptionsExt;
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -199,19 +198,11 @@ mod local {
         }
     }
 
-    /// A pack file opened for reading, and its size. Only a regular file: a hostile repository's
-    /// FIFO would block the open (hence O_NONBLOCK, which regular files ignore) and a device would
-    /// give endless bytes.
+    /// A pack file opened for reading (regular files only), and its size.
     fn open_pack(path: &Path) -> io::Result<(Arc<File>, u64)> {
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
-        Ok((Arc::new(file), meta.len()))
+        let file = crate::repo::localfs::open_repo_file(path)?;
+        let size = file.metadata()?.len();
+        Ok((Arc::new(file), size))
     }
 
     /// Up to `length` bytes at `offset`, into a buffer that is not zeroed first.
